@@ -142,3 +142,17 @@ def spread_subset(items: list[Item], limit: int | None) -> list[Item]:
 
 def replace(item: Item, **changes) -> Item:
     return dataclasses.replace(item, **changes)
+
+
+def split_of(item: Item, holdout_frac: float = 0.3) -> str:
+    """'train' or 'test' for an item, decided by a stable hash of its source group.
+
+    Benchmarks that can also feed training set `meta["group"]` to the source program / task / essay the
+    item was built from, so train and held-out items never share a source. Without a group, the item id
+    is used.
+    """
+    from ..hashing import sha256_hex
+
+    group = str(item.meta.get("group", item.item_id))
+    bucket = int(sha256_hex(group)[:8], 16) / 0xFFFFFFFF
+    return "test" if bucket < holdout_frac else "train"
