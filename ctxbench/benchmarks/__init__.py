@@ -18,7 +18,10 @@ SUITES: dict[str, tuple[str, ...]] = {
 
 # Modules that define and register benchmarks. Each is imported lazily on first lookup so that a
 # broken optional benchmark cannot break `import ctxbench`.
-_MODULES = ("niah", "trace_qa", "code_exec", "tool_trace", "long_mcq")
+_MODULES = (
+    "niah", "trace_qa", "code_exec", "tool_trace", "long_mcq",  # embedded, offline
+    "longbench_v2", "livecodebench", "swe_bench",  # official file formats, read from --data PATH
+)
 _loaded = False
 
 
