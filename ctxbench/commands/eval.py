@@ -1,0 +1,65 @@
+"""`ctxbench eval`: score a checkpoint or preset on benchmarks, item by item, resumable."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="score a model on benchmarks (resumable, per item)",
+                       description="Infer then score, per item. A killed run re-run computes only the missing "
+                                   "items. Rows go to shards under the run root and are ingested into DuckDB.")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--ckpt", help="a local transformers checkpoint directory (what trainers write)")
+    who.add_argument("--model", help="a preset (tiny, smollm2-135m) or hf:PATH (default: tiny)")
+    p.add_argument("--suite", help="a named suite, e.g. embedded-long")
+    p.add_argument("--benchmarks", help="comma-separated benchmark names")
+    p.add_argument("--limit", type=int, help="at most N items per benchmark (spread over the benchmark)")
+    p.add_argument("--split", choices=["all", "train", "test"], help="score only one split (default: all)")
+    p.add_argument("--data", action="append", default=[], metavar="[NAME=]PATH",
+                   help="local data file for official-format benchmarks (repeatable)")
+    p.add_argument("--backend", choices=["hf", "vllm", "auto"], help="generation backend (default hf)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--dtype", choices=["float32", "bfloat16"])
+    p.add_argument("--scoring", choices=["auto", "generate", "choice"],
+                   help="multiple choice by letter log-probs (choice) or by generation (default: per benchmark)")
+    p.add_argument("--max-new-tokens", type=int)
+    p.add_argument("--config", help="TOML file with EvalConfig keys (flags override it)")
+    p.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def parse_data_args(values: list[str], benchmarks: list[str]) -> dict[str, str]:
+    from ..errors import CtxbenchError
+
+    out = {}
+    for v in values:
+        if "=" in v:
+            k, path = v.split("=", 1)
+            out[k] = path
+        elif len(benchmarks) == 1:
+            out[benchmarks[0]] = v
+        else:
+            raise CtxbenchError("--data PATH without NAME= needs exactly one benchmark; use --data NAME=PATH")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config, read_toml
+    from ..harness import EvalConfig, run_eval
+    from . import root_of
+
+    base = read_toml(args.config) if args.config else {}
+    model = f"hf:{args.ckpt}" if args.ckpt else args.model
+    benches = [b.strip() for b in (args.benchmarks or "").split(",") if b.strip()]
+    overrides = dict(
+        model=model, suite=args.suite, benchmarks=benches or None, limit=args.limit, split=args.split,
+        backend=args.backend, batch_size=args.batch_size, dtype=args.dtype, scoring=args.scoring,
+        max_new_tokens=args.max_new_tokens,
+        data=parse_data_args(args.data, benches) or None,
+    )
+    cfg = load_config(EvalConfig, base, **overrides)
+    report = run_eval(cfg, root_of(args), progress=not args.quiet, ingest=not args.no_ingest)
+    print(report.table())
+    return 0
