@@ -1,1 +1,12 @@
-"""Model presets and backends. Nothing here imports torch at package import time."""
+"""Model presets and backends. Nothing here imports torch at package import time: the presets and
+the loader only locate and identify checkpoints; backends import torch/transformers/vllm when built.
+"""
+
+from .base import Backend, Completion, GenConfig, Prompt
+from .loader import BackendOptions, backend_status, load_backend, load_model_and_tokenizer
+from .presets import ResolvedModel, preset_status, resolve_model
+
+__all__ = [
+    "Backend", "BackendOptions", "Completion", "GenConfig", "Prompt", "ResolvedModel",
+    "backend_status", "load_backend", "load_model_and_tokenizer", "preset_status", "resolve_model",
+]

@@ -1,0 +1,216 @@
+"""The two inner loops of the transformers backend, written directly over `model(...)` + KV cache.
+
+Why not `model.generate`: on small models the per-step overhead of generate (logits processors,
+stopping criteria that re-decode every row, kwargs plumbing) is a large share of the time
+(reference/peer-baselines.md §5.3, §6). This loop does the same arithmetic in the same order: left
+padding, position ids from the attention mask, a DynamicCache, LM head on the last position only,
+finished rows fed the pad token. Greedy outputs are identical to `generate` (tested).
+
+Why a shared-prefix scorer: multiple-choice scoring through full (context + choice) sequences runs
+the context once per choice and the LM head over every position. Here each context runs once, its
+cache is fanned out to its choices, the choices run in one batched forward, and the LM head is
+applied only at the positions that predict a scored token (peer-baselines §6: 3.4x lm-eval).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+
+def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if s:
+            ids[i, width - len(s):] = torch.as_tensor(s, dtype=torch.long)
+            mask[i, width - len(s):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids as transformers' generate builds them: cumsum of the mask, 0 on padding."""
+    return (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+
+
+def new_cache(model):
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
+def decoder_and_head(model):
+    """(body returning hidden states, LM head) of a causal LM, to apply the head selectively."""
+    body = getattr(model, "model", None)
+    if body is None or not callable(body):
+        body = model.get_decoder()
+    return body, model.get_output_embeddings()
+
+
+def head_logits(model, head, hidden: torch.Tensor) -> torch.Tensor:
+    logits = head(hidden).float()
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
+def sample_next(logits: torch.Tensor, temperature: float, top_p: float, top_k: int,
+                generators: Sequence[torch.Generator]) -> torch.Tensor:
+    """Temperature / top-k / top-p sampling (HF warper semantics), one seeded generator per row so a
+    row's draw does not depend on which other rows share its batch."""
+    logits = logits / temperature
+    if top_k and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=False, dim=-1)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        remove = cum <= (1 - top_p)
+        remove[:, -1] = False  # always keep the most likely token
+        logits = logits.masked_fill(remove.scatter(1, order, remove), float("-inf"))
+    probs = logits.softmax(-1).cpu()
+    return torch.tensor(
+        [int(torch.multinomial(probs[i], 1, generator=g)) for i, g in enumerate(generators)],
+        dtype=torch.long, device=logits.device,
+    )
+
+
+@torch.inference_mode()
+def decode(
+    model,
+    seqs: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    eos_ids: set[int],
+    max_new_tokens: int,
+    repeats: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    generators: Sequence[torch.Generator] | None = None,
+    stop_fn: Callable[[int, list[int]], bool] | None = None,
+) -> list[tuple[list[int], int, str]]:
+    """Decode `repeats` continuations of every sequence (rows ordered seq0 x repeats, seq1 x repeats...).
+
+    Returns per row (tokens before eos/stop, tokens generated incl. eos, finish reason). The prompt is
+    prefilled once per unique sequence and its cache fanned out to its repeats. `stop_fn(row, tokens)`
+    says whether a stop string has appeared; a row stops at eos or stop, the batch when all rows did.
+    """
+    device = next(model.parameters()).device
+    ids, mask = left_pad(seqs, pad_id, device)
+    pos = positions(mask)
+    cache = new_cache(model)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                use_cache=True, logits_to_keep=1)
+    logits = out.logits[:, -1, :].float()
+    if repeats > 1:
+        fan = torch.arange(len(seqs), device=device).repeat_interleave(repeats)
+        cache.batch_select_indices(fan)
+        logits, mask, pos = logits[fan], mask[fan], pos[fan]
+    rows = logits.shape[0]
+    if temperature > 0 and (generators is None or len(generators) != rows):
+        raise ValueError("sampling needs one torch.Generator per row")
+    tokens: list[list[int]] = [[] for _ in range(rows)]
+    steps = [0] * rows
+    finish: list[str | None] = [None] * rows
+    done = torch.zeros(rows, dtype=torch.bool, device=device)
+    for step in range(max_new_tokens):
+        if temperature > 0:
+            nxt = sample_next(logits, temperature, top_p, top_k, generators)
+        else:
+            nxt = logits.argmax(-1)
+        nxt = nxt.masked_fill(done, pad_id)
+        for r, tok in enumerate(nxt.tolist()):
+            if finish[r] is not None:
+                continue
+            steps[r] += 1
+            if tok in eos_ids:
+                finish[r] = "stop"
+                continue
+            tokens[r].append(tok)
+            if stop_fn is not None and stop_fn(r, tokens[r]):
+                finish[r] = "stop"
+        if all(f is not None for f in finish) or step == max_new_tokens - 1:
+            break
+        done = torch.tensor([f is not None for f in finish], device=device)
+        mask = torch.cat([mask, mask.new_ones((rows, 1))], dim=-1)
+        pos = pos[:, -1:] + 1
+        out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache,
+                    use_cache=True)
+        logits = out.logits[:, -1, :].float()
+    return [(tokens[r], steps[r], finish[r] or "length") for r in range(rows)]
+
+
+@torch.inference_mode()
+def score_shared_prefix(
+    model,
+    contexts: Sequence[Sequence[int]],
+    continuations: Sequence[Sequence[Sequence[int]]],
+    *,
+    pad_id: int,
+) -> list[list[float]]:
+    """Sum of log p(continuation tokens | context) for every continuation of every context.
+
+    One forward over the (left-padded) contexts with a cache; the cache is fanned out to one row per
+    continuation; all continuations run in one forward (right-padded, minus their last token, whose
+    hidden state predicts nothing scored). The LM head sees only the scored positions.
+    """
+    device = next(model.parameters()).device
+    body, head = decoder_and_head(model)
+    ids, mask = left_pad(contexts, pad_id, device)
+    pos = positions(mask)
+    cache = new_cache(model)
+    h_ctx = body(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                 use_cache=True).last_hidden_state[:, -1, :]
+    slots = [(b, k) for b, conts in enumerate(continuations) for k in range(len(conts))]
+    owner = [b for b, _ in slots]
+    flat = [list(c) for conts in continuations for c in conts]
+    out = [[0.0] * len(conts) for conts in continuations]
+    keep = [r for r, c in enumerate(flat) if c]  # empty continuations score 0
+    if not keep:
+        return out
+    flat = [flat[r] for r in keep]
+    owner_t = torch.tensor([owner[r] for r in keep], device=device)
+    width = max(len(c) for c in flat) - 1  # inputs: every continuation token but the last
+    hidden = h_ctx[owner_t][:, None, :]
+    if width > 0:
+        cont_ids = torch.full((len(flat), width), pad_id, dtype=torch.long)
+        cont_mask = torch.zeros((len(flat), width), dtype=torch.long)
+        for r, c in enumerate(flat):
+            if len(c) > 1:
+                cont_ids[r, : len(c) - 1] = torch.as_tensor(c[:-1])
+                cont_mask[r, : len(c) - 1] = 1
+        cache.batch_select_indices(owner_t)
+        full_mask = torch.cat([mask[owner_t], cont_mask.to(device)], dim=-1)
+        cpos = pos[owner_t][:, -1:] + 1 + torch.arange(width, device=device)[None, :]
+        h_cont = body(input_ids=cont_ids.to(device), attention_mask=full_mask, position_ids=cpos,
+                      past_key_values=cache, use_cache=True).last_hidden_state
+        hidden = torch.cat([hidden, h_cont], dim=1)  # [R, width + 1, D]: position j predicts token j
+    lengths = torch.tensor([len(c) for c in flat], device=device)
+    valid = torch.arange(hidden.shape[1], device=device)[None, :] < lengths[:, None]
+    targets = torch.zeros(valid.shape, dtype=torch.long)
+    for r, c in enumerate(flat):
+        targets[r, : len(c)] = torch.as_tensor(c)
+    targets = targets.to(device)
+    logp = head_logits(model, head, hidden[valid]).log_softmax(-1)
+    picked = logp.gather(-1, targets[valid][:, None])[:, 0].double()
+    row_of = torch.arange(len(flat), device=device)[:, None].expand_as(valid)[valid]
+    sums = torch.zeros(len(flat), dtype=torch.float64, device=device).index_add_(0, row_of, picked)
+    for r_kept, total in zip(keep, sums.tolist()):
+        b, k = slots[r_kept]
+        out[b][k] = total
+    return out
+
+
+@torch.inference_mode()
+def score_naive(model, context: Sequence[int], continuation: Sequence[int]) -> float:
+    """Reference: one full forward over context + continuation, full logits (what lm-eval does)."""
+    device = next(model.parameters()).device
+    seq = torch.tensor([list(context) + list(continuation)], device=device)
+    logits = model(input_ids=seq).logits[0].float()
+    n = len(continuation)
+    logp = logits[-n - 1:-1].log_softmax(-1)
+    return float(logp.gather(-1, torch.tensor(list(continuation), device=device)[:, None]).sum())
