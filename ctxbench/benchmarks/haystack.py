@@ -64,6 +64,22 @@ def haystack(n_tokens: int, count_tokens: Callable[[str], int], start: int = 0) 
     return fit_prefix(text, n_tokens, count_tokens)
 
 
+def sized_haystack(n_tokens: int, planted: Sequence[str], count_tokens: Callable[[str], int],
+                   start: int = 0) -> str:
+    """Essay text such that it plus the `planted` sentences is at most `n_tokens` tokens, and close
+    to it. Counted together, since tokenizers are not additive across the seams."""
+    target = max(1, n_tokens - count_tokens(" ".join(planted)))
+    hay = haystack(target, count_tokens, start)
+    for _ in range(5):
+        spread = [(100 * (i + 1) / (len(planted) + 1), p) for i, p in enumerate(planted)]
+        over = count_tokens(insert_many(hay, spread)[0]) - n_tokens
+        if over <= 0:
+            break
+        target = max(1, target - over - 1)
+        hay = haystack(target, count_tokens, start)
+    return hay
+
+
 def sentence_starts(text: str) -> list[int]:
     """Character offsets where a sentence begins (always includes 0), sorted."""
     return [0] + [m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text)]

@@ -23,7 +23,7 @@ from ..hashing import stable_hash
 from . import register
 from .base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score, spread_subset, text
 from .extract import numbers_in
-from .haystack import haystack, insert_many
+from .haystack import insert_many, sized_haystack
 
 CITIES = (
     "Lisbon", "Nairobi", "Osaka", "Quito", "Tallinn", "Hanoi", "Perth", "Dakar", "Bergen", "Cusco",
@@ -152,19 +152,6 @@ class Niah(Benchmark):
         nl, nd = len(lengths), len(depths)
         return [(lengths[i * nl // limit], depths[i % nd], 0) for i in range(max(0, limit))]
 
-    @staticmethod
-    def _haystack(L: int, needle: str, ctx: LoadContext) -> str:
-        """Essay text such that haystack + needle is at most L tokens (counted together, since
-        tokenizers are not additive across the seam) and close to it."""
-        target = max(1, L - ctx.count_tokens(needle))
-        for _ in range(5):
-            hay = haystack(target, ctx.count_tokens)
-            over = ctx.count_tokens(insert_many(hay, [(50, needle)])[0]) - L
-            if over <= 0:
-                return hay
-            target = max(1, target - over - 1)
-        return hay
-
     def load(self, ctx: LoadContext, limit: int | None = None) -> list[Item]:
         from tqdm import tqdm
 
@@ -177,7 +164,7 @@ class Niah(Benchmark):
             needle = NEEDLE.format(city=city, number=number)
             if L not in stacks:
                 longest = NEEDLE.format(city=max(CITIES, key=len), number="9999999")
-                stacks[L] = self._haystack(L, longest, ctx)  # shared by the cell's needles
+                stacks[L] = sized_haystack(L, [longest], ctx.count_tokens)  # shared by the cell's needles
             hay = stacks[L]
             while number in hay:  # pragma: no cover - a 7-digit collision with essay text
                 number = str(int(number) + 1)
