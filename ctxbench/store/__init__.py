@@ -1,0 +1,15 @@
+"""The results store: append-only Parquet shards (written by runs), one idempotent ingest into
+DuckDB (the only DB writer), read-only snapshots for the report and the app.
+
+pyarrow and duckdb are imported inside functions, so importing this package stays cheap.
+Note: `ctxbench.store.ingest` is the *function* here; the module is
+`importlib.import_module("ctxbench.store.ingest")`.
+"""
+
+from .ingest import ingest, rebuild
+from .read import connect_readonly, snapshot_id
+from .schema import TABLES, Table, item_uid, sample_key
+from .shards import iter_shards, read_keys, read_table, write_shard
+
+__all__ = ["TABLES", "Table", "item_uid", "sample_key", "write_shard", "iter_shards", "read_table",
+           "read_keys", "ingest", "rebuild", "connect_readonly", "snapshot_id"]

@@ -1,0 +1,262 @@
+"""Ingest: fold new shards into the DuckDB database. The only code that writes DuckDB.
+
+Why this shape (reference/style-and-reliability.md B.3):
+- A DuckDB process holding the file read-write blocks every other process from opening it, even
+  read-only. So ingest never writes the live file: it copies it to a private temporary file (or
+  starts a fresh one), writes there, CHECKPOINTs, closes, fsyncs and `os.replace`s it over the live
+  name. A reader that opened the old file keeps its consistent snapshot (the old inode lives until
+  it closes); a new reader gets the new one; nobody ever sees a lock error or half an ingest.
+- Ingest is idempotent: rows are keyed (schema.TABLES[..].key). Within a batch the latest shard wins
+  (mtime, then name, then row order), and existing rows with those keys are deleted before insert.
+- A manifest table (`_ingested`: shard path, size, mtime, sha256, rows) remembers what was folded
+  in, so re-running costs a `stat` per shard; a shard rewritten under the same name is re-read.
+- A `fcntl` lock serialises ingests; a crashed ingest leaves only its temporary file, which the next
+  one deletes. `rebuild` builds the database from the shards alone: shards are the source of truth.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import CtxbenchError
+from ..hashing import file_sha256
+from ..paths import db_path, run_root
+from .schema import TABLES, create_sql
+from .shards import _fsync_dir, corrupt_error, is_temp, iter_shards, shards_dir
+
+MANIFEST = "_ingested"
+MANIFEST_SQL = (f"CREATE TABLE IF NOT EXISTS {MANIFEST} (path VARCHAR, table_name VARCHAR, size BIGINT, "
+                "mtime_ns BIGINT, sha256 VARCHAR, n_rows BIGINT, ingested_at TIMESTAMP)")
+BATCH_FILES = 64
+STALE_SHARD_TMP_S = 24 * 3600
+
+
+def lock_path(root: Path) -> Path:
+    return db_path(root).with_name(db_path(root).name + ".ingest.lock")
+
+
+@contextmanager
+def ingest_lock(root: Path, timeout: float = 600.0):
+    """Exclusive cross-process lock for ingest (fcntl.flock on a side file)."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = lock_path(root)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    raise CtxbenchError(f"another ingest holds {path} (pid {holder}) for more than "
+                                        f"{timeout:.0f}s; wait for it or stop that process") from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _rel(root: Path, p: Path) -> str:
+    return p.relative_to(root).as_posix()
+
+
+def _pending(root: Path, manifest: dict[str, tuple]) -> tuple[dict[str, list[Path]], list[tuple]]:
+    """Shards not yet ingested (per table), and manifest rows to refresh (same sha, new stat)."""
+    pending: dict[str, list[Path]] = {}
+    touched: list[tuple] = []
+    for table in TABLES:
+        for p in iter_shards(root, table):
+            st = p.stat()
+            old = manifest.get(_rel(root, p))
+            if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+                continue
+            if old and old[0] == st.st_size and file_sha256(p) == old[2]:
+                touched.append((_rel(root, p), st.st_size, st.st_mtime_ns))
+                continue
+            pending.setdefault(table, []).append(p)
+    return pending, touched
+
+
+def _read_manifest(con) -> dict[str, tuple]:
+    rows = con.execute(f"SELECT path, size, mtime_ns, sha256 FROM {MANIFEST}").fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def _live_manifest(db: Path) -> dict[str, tuple] | None:
+    """The live database's manifest, read-only; None when there is no usable live database."""
+    import duckdb
+
+    from .read import open_snapshot
+
+    if not db.exists():
+        return None
+    try:
+        con = open_snapshot(db)  # not duckdb.connect(db): that may return a cached, stale instance
+    except duckdb.Error:
+        return None
+    try:
+        tables = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal"
+                                            ).fetchall()}
+        if MANIFEST not in tables or not set(TABLES) <= tables:
+            return None
+        return _read_manifest(con)
+    finally:
+        con.close()
+
+
+def _cleanup(root: Path, db: Path) -> None:
+    for p in db.parent.glob(db.name + ".ingest-*"):  # from crashed ingests (we hold the lock)
+        p.unlink(missing_ok=True)
+    now = time.time()
+    for table in TABLES:
+        folder = shards_dir(root, table)
+        if folder.is_dir():
+            for p in folder.iterdir():
+                if is_temp(p) and now - p.stat().st_mtime > STALE_SHARD_TMP_S:
+                    p.unlink(missing_ok=True)
+
+
+def _prepare(con) -> None:
+    """Create missing tables and add columns declared since the database was built."""
+    con.execute(MANIFEST_SQL)
+    for name, decl in TABLES.items():
+        con.execute(create_sql(name))
+        have = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [name]).fetchall()}
+        for col, typ in decl.columns.items():
+            if col not in have:
+                con.execute(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {typ}')
+
+
+def _ingest_batch(con, root: Path, table: str, files: list[Path]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    decl = TABLES[table]
+    present: set[str] = set()
+    meta = []
+    for p in files:
+        try:
+            md = pq.read_metadata(p)
+        except (pa.ArrowException, OSError) as e:
+            raise corrupt_error(p, e) from None
+        present.update(md.schema.names)
+        meta.append((p, md.num_rows))
+    sel = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' if c in present else f'CAST(NULL AS {t}) AS "{c}"'
+                    for c, t in decl.columns.items())
+    key = ", ".join(f'"{k}"' for k in decl.key)
+    paths = [str(p) for p in files]
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE __stage AS SELECT {sel} FROM (
+                  SELECT s.*, o.ord FROM read_parquet(?, filename=true, file_row_number=true,
+                                                      union_by_name=true) s
+                  JOIN (SELECT unnest(?) AS filename, unnest(?) AS ord) o USING (filename)
+                  QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY o.ord DESC,
+                                             s.file_row_number DESC) = 1)""",
+            [paths, paths, list(range(len(paths)))])
+    except Exception as e:  # name the file when DuckDB can read one of them but not all
+        for p in files:
+            try:
+                pq.read_table(p)
+            except (pa.ArrowException, OSError) as e2:
+                raise corrupt_error(p, e2) from None
+        raise CtxbenchError(f"ingest of {table} shards {paths[0]} .. failed: {e}") from e
+    on = " AND ".join(f'"{table}"."{k}" = __stage."{k}"' for k in decl.key)
+    con.execute(f'DELETE FROM "{table}" USING __stage WHERE {on}')
+    cols = ", ".join(f'"{c}"' for c in decl.columns)
+    con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM __stage')
+    con.execute("DROP TABLE __stage")
+    rows = []
+    for p, n in meta:
+        st = p.stat()
+        rows.append((_rel(root, p), table, st.st_size, st.st_mtime_ns, file_sha256(p), n))
+    con.execute(f"DELETE FROM {MANIFEST} WHERE path IN (SELECT unnest(?::VARCHAR[]))", [[r[0] for r in rows]])
+    con.executemany(f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)", rows)
+
+
+def _count(con, table: str) -> int:
+    return con.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+
+
+def ingest(root=None, *, fresh: bool = False, progress: bool = True, lock_timeout: float = 600.0
+           ) -> dict[str, int]:
+    """Fold every not-yet-ingested shard under `root` into `<root>/ctxbench.duckdb`.
+
+    Returns {table: rows added} (new keys; rows that replaced an existing key are not counted).
+    fresh=True ignores the existing database and rebuilds from all shards (see `rebuild`).
+    Safe to run while writers add shards (they never touch the database) and while readers hold
+    the database open (they keep their snapshot).
+    """
+    import duckdb
+    from tqdm import tqdm
+
+    root = Path(run_root(root))
+    db = db_path(root)
+    with ingest_lock(root, lock_timeout):
+        _cleanup(root, db)
+        live_wal = db.with_name(db.name + ".wal")
+        if live_wal.exists():
+            aside = live_wal.with_name(f"{live_wal.name}.stale-{time.strftime('%Y%m%dT%H%M%S')}")
+            print(f"ctxbench ingest: {live_wal} exists (something opened the database read-write "
+                  f"outside ingest); moved it to {aside.name} and rebuilding from shards", file=sys.stderr)
+            os.replace(live_wal, aside)
+            fresh = True
+        manifest = None if fresh else _live_manifest(db)
+        if manifest is not None:
+            pending, touched = _pending(root, manifest)
+            if not pending and not touched:
+                return {t: 0 for t in TABLES}
+        tmp = db.with_name(f"{db.name}.ingest-{os.getpid()}")
+        if manifest is not None:
+            shutil.copyfile(db, tmp)
+        added: dict[str, int] = {}
+        try:
+            con = duckdb.connect(str(tmp))
+            try:
+                _prepare(con)
+                if manifest is None:
+                    pending, touched = _pending(root, {})
+                if touched:
+                    con.executemany(f"UPDATE {MANIFEST} SET size = ?, mtime_ns = ? WHERE path = ?",
+                                    [(s, m, p) for p, s, m in touched])
+                total = sum(len(v) for v in pending.values())
+                bar = tqdm(total=total, unit="shard", desc="ingest", file=sys.stderr,
+                           disable=not progress or total == 0)
+                for table in TABLES:
+                    files = pending.get(table, [])
+                    before = _count(con, table)
+                    for i in range(0, len(files), BATCH_FILES):
+                        batch = files[i:i + BATCH_FILES]
+                        con.execute("BEGIN")
+                        _ingest_batch(con, root, table, batch)
+                        con.execute("COMMIT")
+                        bar.update(len(batch))
+                    added[table] = _count(con, table) - before
+                bar.close()
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, db)
+            _fsync_dir(db.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        return added
+
+
+def rebuild(root=None, *, progress: bool = True, lock_timeout: float = 600.0) -> dict[str, int]:
+    """Build the database from the shards alone and publish it atomically (rows per table)."""
+    return ingest(root, fresh=True, progress=progress, lock_timeout=lock_timeout)
