@@ -187,7 +187,7 @@ def _netns_available() -> bool:
     if os.environ.get("CTXBENCH_SANDBOX_NETNS", "1") == "0" or shutil.which("unshare") is None:
         return False
     try:
-        r = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10)
+        r = subprocess.run(["unshare", "-rn", "true"], capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return False
     return r.returncode == 0
@@ -208,7 +208,7 @@ def _child_main(cfg: dict) -> None:
     import posix
     import resource
     import sys
-    import traceback  # noqa: F401  (imported now: printing a traceback later must not need new imports)
+    import traceback  # imported now: printing a traceback later must not need new imports
     import types
 
     def limit(res, soft, hard=None):
@@ -238,10 +238,10 @@ def _child_main(cfg: dict) -> None:
         code = compile(f.read(), main_path, "exec")
     del cfg, f
     try:
-        exec(code, mod.__dict__)
+        exec(code, mod.__dict__)  # noqa: S102 - running the user's code is the point
     except SystemExit:
         raise
-    except BaseException as e:  # print the user's traceback without this bootstrap's frame
+    except BaseException as e:  # noqa: BLE001 - print the user's traceback without this bootstrap's frame
         sys.stdout.flush()
         traceback.print_exception(type(e), e, e.__traceback__.tb_next)
         sys.stderr.flush()
