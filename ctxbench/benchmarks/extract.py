@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import string
 
-_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
-_OPEN_THINK = re.compile(r"^.*?</think>", re.S | re.I)  # completion started inside a prefilled <think>
-_FENCE = re.compile(r"```[^\n`]*\n?(.*?)```", re.S)
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_OPEN_THINK = re.compile(r"^.*?</think>", re.DOTALL | re.IGNORECASE)  # completion started inside a prefilled <think>
+_FENCE = re.compile(r"```[^\n`]*\n?(.*?)```", re.DOTALL)
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])|(?<![\w.])[-+−]?\.\d+(?!\w)")
 
 
@@ -77,7 +77,7 @@ def extract_choice(text: str | None, labels: str = "ABCD") -> str | None:
         r"(?:answer|option|choice)\s*(?:is|would be|should be|=|:|-)?\s*(?:option|choice)?\s*:?\s*"
         rf"[\(\[]?({L})[\)\]]?(?![\w])"
     )
-    found = [m.group(1) for m in re.finditer(marker, t, re.I)]
+    found = [m.group(1) for m in re.finditer(marker, t, re.IGNORECASE)]
     if found:
         return found[-1].upper()
     m = re.fullmatch(rf"[\(\[]?({L})[\)\]]?[.:]?", t)
@@ -135,7 +135,7 @@ def extract_number(text: str | None) -> str | None:
     """The number a completion answers with: the first number after the last explicit answer marker,
     otherwise the last number in the text (where a final result usually is)."""
     t = clean(text)
-    marks = list(re.finditer(r"(?:answer|result)\s*(?:is|:|=)", t, re.I))
+    marks = list(re.finditer(r"(?:answer|result)\s*(?:is|:|=)", t, re.IGNORECASE))
     if marks:
         nums = numbers_in(t[marks[-1].end():])
         if nums:
@@ -152,7 +152,7 @@ def extract_short_answer(text: str | None) -> str | None:
     marker up to the end of its line, else the first non-empty line. Surrounding quotes, brackets
     and a trailing full stop are removed."""
     t = clean(text)
-    marks = list(re.finditer(r"\b(?:final answer\s*(?::|is)|the answer is\s*:?|answer\s*:)\s*", t, re.I))
+    marks = list(re.finditer(r"\b(?:final answer\s*(?::|is)|the answer is\s*:?|answer\s*:)\s*", t, re.IGNORECASE))
     cand = None
     for m in reversed(marks):
         rest = t[m.end():].strip().split("\n", 1)[0].strip()  # "Answer:\nX" -> X
@@ -172,10 +172,11 @@ def extract_short_answer(text: str | None) -> str | None:
 
 
 def normalize_answer(s: str | None) -> str:
-    """SQuAD-style normalisation: lowercase, punctuation and articles removed, whitespace collapsed."""
+    """SQuAD-style normalisation: lowercase, punctuation and articles removed, whitespace collapsed;
+    '_' and '-' separate words first ('basic_economy' == 'basic economy')."""
     if not s:
         return ""
-    s = s.lower()
+    s = s.lower().replace("_", " ").replace("-", " ")
     s = "".join(ch for ch in s if ch not in set(string.punctuation) | {"“", "”", "‘", "’"})
     s = re.sub(r"\b(a|an|the)\b", " ", s)
     return " ".join(s.split())
@@ -200,12 +201,21 @@ def answers_match(extracted: str | None, gold: str) -> bool:
         return bool(nums) and abs(float(nums[0]) - g) <= 1e-6 * max(1.0, abs(g))
     if _is_identifier(gold):
         pat = rf"(?<![\w#]){re.escape(gold.strip())}(?![\w])"
-        return re.search(pat, clean(extracted), re.I) is not None
+        return re.search(pat, clean(extracted), re.IGNORECASE) is not None
     return normalize_answer(extracted) == normalize_answer(gold)
 
 
 __all__ = [
-    "strip_reasoning", "unwrap_code_fences", "clean", "extract_longbench_v2", "extract_choice",
-    "parse_number", "canonical_number", "numbers_in", "extract_number", "extract_short_answer",
-    "normalize_answer", "answers_match",
+    "answers_match",
+    "canonical_number",
+    "clean",
+    "extract_choice",
+    "extract_longbench_v2",
+    "extract_number",
+    "extract_short_answer",
+    "normalize_answer",
+    "numbers_in",
+    "parse_number",
+    "strip_reasoning",
+    "unwrap_code_fences",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .. import assets
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import random
 import string
-from typing import Sequence
+from collections.abc import Sequence
+from itertools import pairwise
 
 from .. import assets
 from ..errors import DataError
@@ -52,7 +53,7 @@ def _names(rng: random.Random, n: int, taken: set[str]) -> list[str]:
 
 
 def _chain(names: list[str], value: int) -> list[str]:
-    return [f"VAR {names[0]} = {value}."] + [f"VAR {b} = VAR {a}." for a, b in zip(names, names[1:])]
+    return [f"VAR {names[0]} = {value}."] + [f"VAR {b} = VAR {a}." for a, b in pairwise(names)]
 
 
 def _var_list(names: Sequence[str]) -> str:

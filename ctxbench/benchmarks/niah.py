@@ -15,7 +15,7 @@ number appears in the completion. The paper used a GPT-4o judge; pass `judge=` t
 from __future__ import annotations
 
 import random
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .. import assets
 from ..errors import DataError
@@ -48,8 +48,8 @@ PAPER_DEPTHS = (0, 11, 22, 33, 44, 56, 67, 78, 89, 100)
 def linspace_int(lo: float, hi: float, n: int) -> list[int]:
     """np.round(np.linspace(lo, hi, n)).astype(int), without numpy (round half to even, as numpy)."""
     if n <= 1:
-        return [int(round(hi))]
-    return [int(round(lo + (hi - lo) * i / (n - 1))) for i in range(n)]
+        return [round(hi)]
+    return [round(lo + (hi - lo) * i / (n - 1)) for i in range(n)]
 
 
 def paper_grid() -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -100,7 +100,7 @@ class Niah(Benchmark):
         self.skipped: list[int] = []
 
     @classmethod
-    def paper(cls, **kw) -> "Niah":
+    def paper(cls, **kw) -> Niah:
         """The paper's 15 x 10 grid over 1k-32k tokens (cells beyond the window are skipped)."""
         lengths, depths = paper_grid()
         return cls(lengths=lengths, depths=depths, **kw)

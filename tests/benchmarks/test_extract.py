@@ -154,6 +154,9 @@ MATCH_TABLE = [
     ("The Business", "business", True),
     ("business class", "business", False),
     ("Delivered.", "delivered", True),
+    ("basic economy", "basic_economy", True),
+    ("economy", "basic_economy", False),
+    ("Exchange requested", "exchange requested", True),
     (None, "x", False),
 ]
 

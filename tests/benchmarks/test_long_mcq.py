@@ -3,6 +3,7 @@ answer from the context alone, the prompt is LongBench v2's, and scoring uses it
 
 import collections
 import re
+from itertools import pairwise
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_evidence_spans_are_the_chain_in_order(items):
         assert len(ev) == it.meta["hops"] + 1
         chain = [c[4:] for c in it.meta["chain"]]
         assert ev[0] == f"VAR {chain[0]} = {it.meta['value']}."
-        assert ev[1:] == [f"VAR {b} = VAR {a}." for a, b in zip(chain, chain[1:])]
+        assert ev[1:] == [f"VAR {b} = VAR {a}." for a, b in pairwise(chain)]
         starts = [a for a, _ in it.meta["evidence_spans"]]
         assert starts == sorted(starts)
         assert p.count(str(it.meta["value"])) == 2  # planted once, plus the question or its option

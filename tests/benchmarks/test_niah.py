@@ -63,7 +63,7 @@ def test_window_too_small_is_a_clear_error():
 
 def test_paper_grid_skips_cells_beyond_the_window():
     b = Niah.paper()
-    lengths, depths = b.grid(LoadContext(max_context_tokens=65536))
+    lengths, _ = b.grid(LoadContext(max_context_tokens=65536))
     assert lengths == list(PAPER_LENGTHS) and b.skipped == []
     lengths, _ = b.grid(LoadContext(max_context_tokens=8192))
     assert lengths == [1000, 3214, 5429, 7643] and b.skipped == list(PAPER_LENGTHS[4:])
