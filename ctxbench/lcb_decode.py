@@ -46,7 +46,7 @@ _PLAIN = (str, bytes, int, float, bool, type(None))
 class RestrictedUnpickler(pickle.Unpickler):
     """An Unpickler that can only rebuild plain data: every global lookup is refused."""
 
-    def find_class(self, module, name):  # noqa: D401
+    def find_class(self, module, name):
         raise pickle.UnpicklingError(f"refused: pickle wants the global {module}.{name}")
 
     def persistent_load(self, pid):
@@ -60,7 +60,7 @@ def _check_opcodes(blob: bytes) -> None:
                 raise DataError(f"refused pickle: opcode {op.name} at byte {pos} can call code or build objects")
     except DataError:
         raise
-    except Exception as e:  # malformed stream
+    except Exception as e:  # noqa: BLE001 (a malformed stream raises many types; all mean 'refuse')
         raise DataError(f"malformed pickle: {e}") from None
 
 
@@ -88,7 +88,7 @@ def safe_unpickle(blob: bytes):
         obj = RestrictedUnpickler(io.BytesIO(blob)).load()
     except pickle.UnpicklingError as e:
         raise DataError(f"refused pickle: {e}") from None
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 (EOFError, ValueError, ...: all mean 'malformed')
         raise DataError(f"malformed pickle: {type(e).__name__}: {e}") from None
     _check_plain(obj)
     return obj
@@ -146,5 +146,10 @@ def encode_private_tests(tests: list[dict]) -> str:
     return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(tests)))).decode("ascii")
 
 
-__all__ = ["RestrictedUnpickler", "safe_unpickle", "decode_private_tests", "encode_private_tests",
-           "MAX_DECOMPRESSED"]
+__all__ = [
+    "MAX_DECOMPRESSED",
+    "RestrictedUnpickler",
+    "decode_private_tests",
+    "encode_private_tests",
+    "safe_unpickle",
+]

@@ -387,5 +387,15 @@ class LiveCodeBenchV6(Benchmark):
         return Score(extracted=code, correct=ok, score=1.0 if ok else 0.0, parse_ok=True)
 
 
-__all__ = ["LiveCodeBenchV6", "SOURCE", "SYSTEM_PROMPT", "render", "extract_code", "grade", "stdout_matches",
-           "release_files", "release_window", "select_rows"]
+__all__ = [
+    "SOURCE",
+    "SYSTEM_PROMPT",
+    "LiveCodeBenchV6",
+    "extract_code",
+    "grade",
+    "release_files",
+    "release_window",
+    "render",
+    "select_rows",
+    "stdout_matches",
+]

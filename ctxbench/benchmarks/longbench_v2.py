@@ -17,7 +17,7 @@ server with a reasoning parser would return only the final content to pred.py.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import DataError
 from . import register
@@ -68,7 +68,7 @@ def _longest_within(s: str, budget: int, count: Callable[[str], int], from_end: 
     from the whole string's chars/token ratio keeps this to a few tokenizer calls on long documents."""
     if budget <= 0:
         return ""
-    cut = lambda n: s[len(s) - n:] if from_end else s[:n]  # noqa: E731
+    cut = lambda n: s[len(s) - n:] if from_end else s[:n]
     lo, hi = 0, len(s)  # lo: known to fit; hi: known not to fit (the whole string does not)
     n = min(hi - 1, max(1, int(len(s) * budget / max(1, count(s)))))
     for _ in range(40):
@@ -201,5 +201,13 @@ def breakdown(df):
     return pd.DataFrame(rows).set_index("category")
 
 
-__all__ = ["LongBenchV2", "SOURCE", "TEMPLATES", "render", "middle_truncate", "read_rows", "breakdown",
-           "CATEGORIES"]
+__all__ = [
+    "CATEGORIES",
+    "SOURCE",
+    "TEMPLATES",
+    "LongBenchV2",
+    "breakdown",
+    "middle_truncate",
+    "read_rows",
+    "render",
+]

@@ -18,7 +18,12 @@ import pytest
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext
 from ctxbench.benchmarks.livecodebench import (
-    extract_code, grade, release_files, release_window, render, stdout_matches,
+    extract_code,
+    grade,
+    release_files,
+    release_window,
+    render,
+    stdout_matches,
 )
 from ctxbench.errors import DataError
 from ctxbench.lcb_decode import RestrictedUnpickler, decode_private_tests, encode_private_tests, safe_unpickle

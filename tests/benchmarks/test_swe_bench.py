@@ -1,0 +1,239 @@
+"""SWE-bench adapters: instance files, the mini-swe-agent-style loop on a real local git repo with a
+scripted model, and import of official harness reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ctxbench.benchmarks import get_benchmark
+from ctxbench.benchmarks import swe_bench as sb
+from ctxbench.benchmarks.base import LoadContext
+from ctxbench.errors import CtxbenchError, DataError
+from ctxbench.swe_agent import AgentConfig, checkout, parse_actions, run_agent
+
+FIX = Path(__file__).parents[1] / "fixtures" / "official" / "swe_bench"
+IDS = ["astropy__astropy-12907", "django__django-11099", "sympy__sympy-20590", "psf__requests-2317"]
+
+
+# ---------------------------------------------------------------------------------- instances
+
+
+def test_loads_instances(monkeypatch):
+    bench = get_benchmark("swe-bench-verified")
+    items = bench.load(LoadContext(data_path=str(FIX / "instances.jsonl")))
+    assert sorted(it.item_id for it in items) == sorted(IDS)
+    it = {i.item_id: i for i in items}["django__django-11099"]
+    assert it.meta["repo"] == "django/django" and it.meta["base_commit"] == f"{2:040x}"
+    assert it.meta["FAIL_TO_PASS"] == ["tests/test_1.py::test_fix"] and len(it.meta["PASS_TO_PASS"]) == 2
+    assert "Bug 1: something is wrong in django/django." in it.prompt_text()
+    assert "echo MINI_SWE_AGENT_FINAL_OUTPUT && git add -A && git diff --cached" in it.prompt_text()
+    assert it.answer.startswith("diff --git a/f1.py")
+    lite = get_benchmark("swe-bench-lite")
+    monkeypatch.delenv("CTXBENCH_DATA_SWE_BENCH_LITE", raising=False)
+    assert not lite.data_status().available
+    with pytest.raises(DataError, match=r"princeton-nlp/SWE-bench_Lite.*CTXBENCH_DATA_SWE_BENCH_LITE"):
+        lite.load(LoadContext())
+    monkeypatch.setenv("CTXBENCH_DATA_SWE_BENCH_LITE", str(FIX / "instances.jsonl"))
+    assert len(lite.load(LoadContext(), limit=2)) == 2
+
+
+def test_reads_the_hf_parquet_layout(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [json.loads(ln) for ln in (FIX / "instances.jsonl").read_text().splitlines()]
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "data" / "test-00000-of-00001.parquet")
+    items = get_benchmark("swe-bench-lite").load(LoadContext(data_path=str(tmp_path)))
+    assert sorted(it.item_id for it in items) == sorted(IDS)
+    assert items[0].meta["PASS_TO_PASS"][0].startswith("tests/test_")
+    with pytest.raises(DataError, match=r"several files match \*\.jsonl"):
+        get_benchmark("swe-bench-lite").load(LoadContext(data_path=str(FIX)))
+
+
+def test_bad_instance_rows(tmp_path):
+    rows = [json.loads(ln) for ln in (FIX / "instances.jsonl").read_text().splitlines()]
+    rows[1]["FAIL_TO_PASS"] = "not json"
+    f = tmp_path / "inst.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"row 2 \(django__django-11099\): FAIL_TO_PASS is not a JSON list"):
+        get_benchmark("swe-bench-verified").load(LoadContext(data_path=str(f)))
+
+
+def test_scoring_needs_docker(monkeypatch):
+    monkeypatch.setattr(sb, "docker_available", lambda: False)
+    bench = get_benchmark("swe-bench-verified")
+    item = bench.load(LoadContext(data_path=str(FIX / "instances.jsonl")), limit=1)[0]
+    with pytest.raises(CtxbenchError, match="Docker.*import_predictions"):
+        bench.score(item, "diff --git a/x b/x\n")
+
+
+@pytest.mark.parametrize("completion, patch", [
+    ("diff --git a/x b/x\n+1\n", "diff --git a/x b/x\n+1\n"),
+    ("Here is the fix:\ndiff --git a/x b/x\n+1\n", "diff --git a/x b/x\n+1\n"),
+    ("Fix:\n```diff\ndiff --git a/x b/x\n+1\n```\nDone.", "diff --git a/x b/x\n+1\n"),
+    ("", ""), (None, ""),
+])
+def test_extract_patch(completion, patch):
+    assert sb.extract_patch(completion) == patch
+
+
+# ---------------------------------------------------------------------------------- report import
+
+
+def _by_id(rows):
+    return {r["item_id"]: r for r in rows}
+
+
+def test_import_summary_report():
+    rows = sb.import_predictions(FIX / "preds.jsonl", FIX / "org__agent-8b.run1.json")
+    got = _by_id(rows)
+    assert [got[i]["status"] for i in IDS] == ["resolved", "unresolved", "empty_patch", "error"]
+    assert [got[i]["correct"] for i in IDS] == [True, False, False, False]
+    assert [got[i]["score"] for i in IDS] == [1.0, 0.0, 0.0, 0.0]
+    assert got[IDS[0]]["output"] == "diff --git a/x.py b/x.py\n+fix\n" and got[IDS[0]]["model"] == "org/agent-8b"
+    assert {r["benchmark"] for r in rows} == {"swe-bench-verified"}
+    assert sb.resolve_rate(rows) == pytest.approx(0.25)
+    total = sb.read_report(FIX / "org__agent-8b.run1.json")[1]
+    assert total == 500 and sb.resolve_rate(rows, total) == pytest.approx(1 / 500)
+
+
+def test_import_per_instance_reports_and_both():
+    rows = _by_id(sb.import_predictions(FIX / "preds.jsonl", FIX / "logs"))
+    assert [rows[i]["status"] for i in IDS] == ["resolved", "unresolved", "not_evaluated", "not_evaluated"]
+    both = _by_id(sb.import_predictions(FIX / "preds.jsonl", [FIX / "org__agent-8b.run1.json", FIX / "logs"],
+                                        benchmark="swe-bench-lite"))
+    assert [both[i]["correct"] for i in IDS] == [True, False, False, False]
+    assert both[IDS[3]]["status"] == "error" and both[IDS[0]]["benchmark"] == "swe-bench-lite"
+
+
+def test_import_rejects_inconsistent_files(tmp_path):
+    bad = tmp_path / "report.json"
+    bad.write_text(json.dumps({IDS[1]: {"resolved": True}}))
+    with pytest.raises(DataError, match="django__django-11099 is 'resolved' here but 'unresolved'"):
+        sb.import_predictions(FIX / "preds.jsonl", [FIX / "org__agent-8b.run1.json", bad])
+    stray = tmp_path / "stray.json"
+    stray.write_text(json.dumps({"other__repo-1": {"resolved": True}}))
+    with pytest.raises(DataError, match="absent from"):
+        sb.import_predictions(FIX / "preds.jsonl", stray)
+    notreport = tmp_path / "x.json"
+    notreport.write_text(json.dumps({IDS[0]: {"status": "ok"}}))
+    with pytest.raises(DataError, match="no 'resolved' flag"):
+        sb.import_predictions(FIX / "preds.jsonl", notreport)
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"instance_id": IDS[0], "model_patch": "x"}) + "\n")
+    with pytest.raises(DataError, match=r"p\.jsonl:1: missing model_name_or_path"):
+        sb.import_predictions(preds, FIX / "logs")
+
+
+# ---------------------------------------------------------------------------------- agent loop
+
+
+def _git(cwd, *args):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def repos(tmp_path):
+    """<repos>/acme__calc: a clone with a buggy add() at its first commit and a later commit."""
+    clone = tmp_path / "repos" / "acme__calc"
+    clone.mkdir(parents=True)
+    _git(clone, "init", "-q")
+    _git(clone, "config", "user.email", "t@example.com")
+    _git(clone, "config", "user.name", "t")
+    (clone / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "-qm", "buggy add")
+    base = _git(clone, "rev-parse", "HEAD")
+    (clone / "README").write_text("later work\n")
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "-qm", "later")
+    return tmp_path / "repos", base
+
+
+class ScriptedModel:
+    """A fake chat model: replies from a script, records every conversation it was shown."""
+
+    def __init__(self, replies):
+        self.replies, self.seen = list(replies), []
+
+    def __call__(self, messages):
+        self.seen.append(messages)
+        return self.replies.pop(0)
+
+
+def bash(cmd, thought="THOUGHT: next step."):
+    return f"{thought}\n\n```bash\n{cmd}\n```"
+
+
+CFG = AgentConfig(allow_host_shell=True, step_limit=10, command_timeout_s=10)
+
+
+def test_agent_edits_and_submits_a_diff(repos):
+    repos_dir, base = repos
+    model = ScriptedModel([
+        bash("cat calc.py"),
+        bash("ls") + "\n\nand also\n\n```bash\npwd\n```",  # two actions: a format error, still a step
+        bash("sed -i 's/a - b/a + b/' calc.py && python3 -c 'import calc; print(calc.add(2, 3))'"),
+        bash("echo MINI_SWE_AGENT_FINAL_OUTPUT && git add -A && git diff --cached"),
+    ])
+    with checkout(repos_dir, "acme/calc", base) as wt:
+        assert not (wt / "README").exists()  # the worktree is at base_commit, not at the clone's HEAD
+        res = run_agent("add() subtracts instead of adding", model, wt, CFG)
+    assert res.exit_status == "submitted" and res.steps == 4
+    assert "-    return a - b\n+    return a + b" in res.patch and res.patch == res.diff_at_exit
+    sys_msg, task = model.seen[0][0], model.seen[0][1]
+    assert sys_msg["role"] == "system" and "exactly ONE bash code block" in sys_msg["content"]
+    assert "add() subtracts instead of adding" in task["content"]
+    obs1 = model.seen[1][-1]["content"]
+    assert "<returncode>0</returncode>" in obs1 and "return a - b" in obs1 and "9 of 10 steps left" in obs1
+    assert "EXACTLY ONE action in triple backticks, found 2 actions" in model.seen[2][-1]["content"]
+    assert "<output>\n5\n</output>" in model.seen[3][-1]["content"]
+    clone = repos_dir / "acme__calc"
+    assert (clone / "calc.py").read_text().endswith("a - b\n")  # the user's clone is untouched
+    assert len(_git(clone, "worktree", "list").splitlines()) == 1  # the worktree is gone
+
+
+def test_sentinel_alone_still_submits_the_edits_and_step_limit(repos):
+    repos_dir, base = repos
+    model = ScriptedModel([bash("printf 'x = 1\\n' > new.py"), bash("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")])
+    with checkout(repos_dir, "acme/calc", base) as wt:
+        res = run_agent("task", model, wt, CFG)
+    assert res.exit_status == "submitted" and "+++ b/new.py" in res.patch and "+x = 1" in res.patch
+    model = ScriptedModel([bash("echo edit >> calc.py"), bash("true"), bash("true")])
+    cfg = AgentConfig(allow_host_shell=True, step_limit=3)
+    with checkout(repos_dir, "acme/calc", base) as wt:
+        res = run_agent("task", model, wt, cfg)
+    assert res.exit_status == "step_limit" and res.steps == 3 and res.patch == ""
+    assert "+edit" in res.diff_at_exit and "0 of 3 steps left" in res.messages[-1]["content"]
+
+
+def test_command_timeout_and_long_output(repos):
+    repos_dir, base = repos
+    model = ScriptedModel([bash("sleep 30"), bash("seq 1 20000"),
+                           bash("echo MINI_SWE_AGENT_FINAL_OUTPUT")])
+    cfg = AgentConfig(allow_host_shell=True, step_limit=5, command_timeout_s=0.5, max_output_chars=1000)
+    with checkout(repos_dir, "acme/calc", base) as wt:
+        res = run_agent("task", model, wt, cfg)
+    assert "timed out after 0.5 s" in model.seen[1][-1]["content"]
+    long_obs = model.seen[2][-1]["content"]
+    assert "<output_head>\n1\n2\n" in long_obs and "19999\n20000\n" in long_obs.split("<output_tail>")[1] and "elided" in long_obs
+    assert res.exit_status == "submitted" and res.patch == ""
+
+
+def test_agent_guards_and_checkout_errors(repos, tmp_path):
+    repos_dir, base = repos
+    with pytest.raises(CtxbenchError, match="allow_host_shell"):
+        run_agent("t", ScriptedModel([]), tmp_path, AgentConfig())
+    with pytest.raises(DataError, match=r"no checkout of acme/other.*git clone https://github.com/acme/other.git"), \
+            checkout(repos_dir, "acme/other", base):
+        pass
+    with pytest.raises(DataError, match="commit 0{39}9 of acme/calc is missing; fetch it"), \
+            checkout(repos_dir, "acme/calc", "0" * 39 + "9"):
+        pass
+    assert parse_actions("```bash\nls -la\n```\ntext") == ["ls -la"]
+    assert parse_actions("```sh\nls\n```") == []
