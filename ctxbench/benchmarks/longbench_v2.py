@@ -63,14 +63,14 @@ def render(row: dict, style: str = "cot_1step", cot: str = "") -> str:
     return t.replace("$COT$", cot)
 
 
-def _longest_within(s: str, budget: int, count: Callable[[str], int], from_end: bool) -> str:
+def _longest_within(s: str, budget: int, count: Callable[[str], int], from_end: bool, total: int) -> str:
     """The longest prefix (or suffix) of `s` with at most `budget` tokens. Proportional refinement
     from the whole string's chars/token ratio keeps this to a few tokenizer calls on long documents."""
     if budget <= 0:
         return ""
     cut = lambda n: s[len(s) - n:] if from_end else s[:n]
     lo, hi = 0, len(s)  # lo: known to fit; hi: known not to fit (the whole string does not)
-    n = min(hi - 1, max(1, int(len(s) * budget / max(1, count(s)))))
+    n = min(hi - 1, max(1, int(len(s) * budget / max(1, total))))
     for _ in range(40):
         if hi - lo <= 1:
             break
@@ -89,10 +89,12 @@ def _longest_within(s: str, budget: int, count: Callable[[str], int], from_end: 
 def middle_truncate(prompt: str, max_tokens: int, count: Callable[[str], int]) -> tuple[str, bool]:
     """pred.py's truncation: if the prompt has more than `max_tokens` tokens, keep the first
     max_tokens//2 and the last max_tokens//2 tokens. Returns (text, truncated)."""
-    if count(prompt) <= max_tokens:
+    total = count(prompt)
+    if total <= max_tokens:
         return prompt, False
     half = max_tokens // 2
-    return _longest_within(prompt, half, count, False) + _longest_within(prompt, half, count, True), True
+    head = _longest_within(prompt, half, count, False, total)
+    return head + _longest_within(prompt, half, count, True, total), True
 
 
 def _check_row(row: dict, where: str) -> None:
