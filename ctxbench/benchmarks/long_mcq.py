@@ -27,7 +27,7 @@ from ..errors import DataError
 from ..hashing import stable_hash
 from . import register
 from .base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score, spread_subset, text
-from .extract import extract_choice, extract_longbench_v2
+from .extract import extract_choice, extract_longbench_v2, strip_reasoning
 from .haystack import insert_many, sized_haystack
 
 LETTERS = ("A", "B", "C", "D")
@@ -182,7 +182,10 @@ class LongMcq(Benchmark):
     # ------------------------------------------------------------------------------------ scoring
 
     def score(self, item: Item, completion: str) -> Score:
-        text_ = completion or ""
+        text_ = strip_reasoning(completion or "")
+        if item.choices and text_.strip() in item.choices:  # choice mode: the harness returns the label
+            got = text_.strip()
+            return Score(extracted=got, correct=got == item.answer, score=float(got == item.answer), parse_ok=True)
         if item.prefill and not text_.lstrip().startswith("The correct answer"):
             text_ = item.prefill + text_  # the harness may return only what follows the prefill
         got = extract_longbench_v2(text_)

@@ -23,7 +23,7 @@ from ..hashing import stable_hash
 from ..tau2_replay import DOMAINS, ToolStep, gold_actions, load_tasks, replay
 from . import register
 from .base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score, spread_subset, text
-from .extract import answers_match, canonical_number, extract_short_answer
+from .extract import answers_match, canonical_number, clean, extract_short_answer
 
 HEADER = ("Below is the log of the tool calls a customer-service agent for an {domain} company made while "
           "helping a customer, with the result each tool returned. Some results may be shortened.\n\n")
@@ -270,4 +270,6 @@ class ToolTrace(Benchmark):
     def score(self, item: Item, completion: str) -> Score:
         got = extract_short_answer(completion)
         ok = answers_match(got, item.answer)
-        return Score(extracted=got, correct=ok, score=1.0 if ok else 0.0, parse_ok=got is not None)
+        # Parsed: an "Answer:" marker, or a reply short enough to be a bare value (not rambling).
+        parsed = got is not None and (ok or "answer" in clean(completion).lower() or len(got.split()) <= 6)
+        return Score(extracted=got, correct=ok, score=1.0 if ok else 0.0, parse_ok=parsed)

@@ -136,6 +136,15 @@ def test_score_golden(items, completion, official, lenient):
     assert (s2.extracted, s2.correct) == (lenient, lenient == "B")
 
 
+def test_choice_mode_label_and_reasoning(items):
+    it = next(i for i in items if i.answer == "C")
+    assert LongMcq().score(it, "C") == LongMcq().score(it, "The correct answer is (C)")
+    assert LongMcq().score(it, "C").correct and not LongMcq().score(it, "A").correct
+    assert LongMcq().score(it, "A").parse_ok
+    s = LongMcq().score(it, "<think>The correct answer is (A)?</think>The correct answer is (C)")
+    assert s.extracted == "C" and s.correct
+
+
 def test_prefill_continuation_is_scored():
     it = LongMcq(prefill=True).load(LoadContext(max_context_tokens=2048), limit=1)[0]
     assert it.prefill == "The correct answer is ("

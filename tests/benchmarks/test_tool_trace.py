@@ -225,6 +225,8 @@ def test_score_golden(items):
         (f"Answer: {ans}0", False, True),
         ("Answer: paypal_0000000", False, True),
         ("", False, False),
+        ("combined " * 30, False, False),  # rambling with no answer marker is a parse failure
+        ("Answer: I am not sure which one it is", False, True),
     ]
     for completion, correct, parse_ok in table:
         s = ToolTrace().score(it, completion)
