@@ -1,0 +1,200 @@
+"""Checkpoints that are either complete or invisible, and a resume that never silently starts over.
+
+Layout: <run_dir>/checkpoints/step-0000012/ holds a `save_pretrained` model + tokenizer (so
+`hf:<that folder>` loads it anywhere), `trainer_state.pt` (optimizer, scheduler, RNG states, stream
+cursors, objective state, step, metric history) and `meta.json` (config and fingerprints). It is
+written into a hidden temporary folder; `MANIFEST.json` (sha256 and size of every file) is written
+LAST, then the folder is renamed into place. A folder without a valid manifest is not a checkpoint.
+
+`find_resume` walks complete checkpoints newest first, verifies each against its manifest, warns and
+falls back to the previous one when the newest is damaged, and raises when checkpoints exist but none
+is usable: it never returns "nothing" for a run that has checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+from ctxbench.errors import CtxbenchError
+from ctxbench.hashing import file_sha256
+
+MANIFEST = "MANIFEST.json"
+STATE = "trainer_state.pt"
+META = "meta.json"
+PREFIX = "step-"
+RL_START = "rl-start"   # the post-stage starting point of the RL loop (kept; the KL reference)
+
+
+class CheckpointError(CtxbenchError):
+    """A checkpoint is incomplete, damaged or belongs to a different run configuration."""
+
+
+def step_dir_name(step: int) -> str:
+    return f"{PREFIX}{step:07d}"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_manifest(folder: Path, extra: dict | None = None) -> Path:
+    """Hash every file under `folder` and write MANIFEST.json last (fsynced): the commit marker."""
+    folder = Path(folder)
+    files = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+            files[p.relative_to(folder).as_posix()] = {"sha256": file_sha256(p), "bytes": p.stat().st_size}
+    body = {"format": 1, "files": files, **(extra or {})}
+    tmp = folder / (MANIFEST + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(body, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / MANIFEST)
+    _fsync_dir(folder)
+    return folder / MANIFEST
+
+
+def verify_checkpoint(folder: str | Path, required: tuple[str, ...] = ()) -> dict:
+    """The manifest of a complete, undamaged checkpoint; CheckpointError naming the problem otherwise."""
+    folder = Path(folder)
+    mpath = folder / MANIFEST
+    if not mpath.exists():
+        raise CheckpointError(f"{folder}: no {MANIFEST} (the save did not complete)")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        files = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{mpath}: unreadable manifest ({e})") from None
+    for name in required:
+        if name not in files:
+            raise CheckpointError(f"{folder}: {name} is not in the manifest")
+    for rel, info in files.items():
+        p = folder / rel
+        if not p.exists():
+            raise CheckpointError(f"{folder}: {rel} is missing")
+        if p.stat().st_size != info["bytes"]:
+            raise CheckpointError(f"{folder}: {rel} has {p.stat().st_size} bytes, the manifest says {info['bytes']} "
+                                  "(truncated or overwritten)")
+        if file_sha256(p) != info["sha256"]:
+            raise CheckpointError(f"{folder}: {rel} does not match its sha256 in the manifest")
+    return manifest
+
+
+def save_checkpoint(ckpt_root: Path, name: str, model, tok, state: dict, meta: dict) -> Path:
+    """Write a checkpoint atomically under `ckpt_root/name` and return its folder."""
+    import torch
+
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / name
+    tmp = ckpt_root / f".{name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        torch.save(state, tmp / STATE)
+        (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str), encoding="utf-8")
+        write_manifest(tmp, {"name": name, "step": state.get("step")})
+        if final.exists():  # re-saving the same step: move the old copy aside only now
+            old = ckpt_root / f".{name}.old-{os.getpid()}"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(ckpt_root)
+    return final
+
+
+def list_step_checkpoints(ckpt_root: Path) -> list[Path]:
+    """Step checkpoint folders (complete or not), oldest first."""
+    if not ckpt_root.exists():
+        return []
+    dirs = [p for p in ckpt_root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and p.name[len(PREFIX):].isdigit()]
+    return sorted(dirs, key=lambda p: int(p.name[len(PREFIX):]))
+
+
+def prune(ckpt_root: Path, keep_last: int, protect: set[str] = frozenset()) -> None:
+    """Delete all but the newest `keep_last` complete step checkpoints (called after a save);
+    `protect` names folders that stay (the step-0 stage output that serves as the KL reference)."""
+    complete = [p for p in list_step_checkpoints(ckpt_root) if (p / MANIFEST).exists() and p.name not in protect]
+    for p in complete[:-keep_last]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def clean_stale_tmp(ckpt_root: Path) -> None:
+    """Remove half-written folders left by killed processes (they never became checkpoints)."""
+    if ckpt_root.exists():
+        for p in ckpt_root.iterdir():
+            if p.name.startswith(".") and (".tmp-" in p.name or ".old-" in p.name):
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, stacklevel=3)
+    print(f"ctxbench: WARNING: {msg}", file=sys.stderr)
+
+
+def find_resume(ckpt_root: Path) -> Path | None:
+    """The newest usable step checkpoint, falling back past damaged ones with a warning.
+
+    None only when the run has no step checkpoint folders at all (a fresh start)."""
+    candidates = list_step_checkpoints(ckpt_root)
+    problems = []
+    for p in reversed(candidates):
+        try:
+            verify_checkpoint(p, required=(STATE, META))
+        except CheckpointError as e:
+            problems.append(str(e))
+            _warn(f"skipping damaged checkpoint: {e}; trying the previous one")
+            continue
+        return p
+    if candidates:
+        raise CheckpointError(
+            "no usable checkpoint to resume from; every checkpoint is damaged:\n  " + "\n  ".join(problems)
+            + "\nRefusing to start over silently: delete the run folder or pass resume='never' to retrain."
+        )
+    return None
+
+
+def load_state(folder: Path) -> tuple[dict, dict]:
+    """(trainer state, meta) of a verified checkpoint."""
+    import torch
+
+    state = torch.load(folder / STATE, map_location="cpu", weights_only=True)
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    return state, meta
+
+
+def check_compatible(meta: dict, expected: dict, folder: Path) -> None:
+    """Refuse to resume when the config, objective or data differ from the checkpoint's."""
+    labels = {"config_fingerprint": "training config", "objective_fingerprint": "objective",
+              "data_fingerprint": "training data (tasks, pairs or budget)", "init_identity": "starting model"}
+    diffs = [f"{labels.get(k, k)} ({k}: checkpoint {meta.get(k)!r}, now {v!r})"
+             for k, v in expected.items() if meta.get(k) != v]
+    if diffs:
+        raise CheckpointError(
+            f"cannot resume from {folder}: the " + "; the ".join(diffs) + " changed.\n"
+            "Resuming would mix two different runs. Use a new run_name (or resume='never' to overwrite "
+            "this run from scratch), or restore the original settings."
+        )

@@ -1,0 +1,153 @@
+"""The arms, as small objects: the ONLY thing that differs between them (DESIGN.md §Contracts).
+
+Every arm receives the same task batch and the same pair batch each optimizer step; an objective
+decides what to do with the pairs:
+
+| arm       | RL stream                                   | auxiliary loss                                |
+| grpo      | task prompts                                | none (the pair batch is drawn and ignored)    |
+| contextrl | task prompts                                | λ·mean(-log σ(clip(logit t+ - logit t-, ±c))) |
+| da-rl     | task prompts + the pairs as A/B prompts     | none (0/1 reward on the generated letter)     |
+| da-sft    | task prompts, after an SFT stage on the     | none                                          |
+|           | pairs as A/B answers                        |                                               |
+
+The ContextRL term is a prompt-only forward (no sampling): next-token logits of the option letters at
+the last prompt position, teacher-forced, added to the GRPO loss in the same optimizer step and
+scaled so that it contributes exactly λ times the mean pair loss (SkyRL's normalisation).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from ctxbench.pairs.base import Pair, choice_prompt
+from ctxbench.registry import Registry
+
+from .config import ObjectiveConfig
+from .data import RLPrompt, pair_prompt
+from .losses import context_selection_loss
+from .modeling import autocast, encode, last_logits, left_pad, letter_token_ids, pad_id, render
+
+PairDraw = tuple[Pair, bool]  # (pair, C+ is option A)
+
+
+class Objective:
+    name: ClassVar[str] = ""
+
+    def __init__(self, cfg: ObjectiveConfig):
+        self.cfg = cfg
+
+    def fingerprint(self) -> dict:
+        """What a resume must not change (the arm and the parameters it reads)."""
+        return {"name": self.name}
+
+    def rl_extra(self, draws: list[PairDraw]) -> list[RLPrompt]:
+        """Extra RL prompts built from this step's pair batch."""
+        return []
+
+    def aux_loss(self, model, tok, draws: list[PairDraw], precision: str) -> tuple[torch.Tensor | None, dict]:
+        """An extra loss (already weighted) for this optimizer step, plus float metrics."""
+        return None, {}
+
+    def before_rl(self, trainer) -> bool:
+        """A stage run once before the RL loop; True when it changed the model."""
+        return False
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+OBJECTIVES: Registry[type[Objective]] = Registry("objective")
+
+
+def register(cls: type[Objective]) -> type[Objective]:
+    OBJECTIVES.add(cls.name, cls)
+    return cls
+
+
+def make_objective(cfg: ObjectiveConfig) -> Objective:
+    return OBJECTIVES.get(cfg.name)(cfg)
+
+
+@register
+class GRPO(Objective):
+    name = "grpo"
+
+
+class ChoiceScorer:
+    """Letter-logit margins for A/B pair prompts (shared by ContextRL's loss and the probe)."""
+
+    def __init__(self, tok):
+        self.tok = tok
+        self.letter_ids = {L: letter_token_ids(tok, L) for L in ("A", "B")}
+        self._cache: dict[tuple[str, bool], tuple[list[int], str]] = {}
+
+    def encode(self, pair: Pair, pos_first: bool) -> tuple[list[int], str]:
+        key = (pair.pair_id, pos_first)
+        if key not in self._cache:
+            text, letter = choice_prompt(pair, pos_first)
+            self._cache[key] = (encode(self.tok, render(self.tok, text)), letter)
+        return self._cache[key]
+
+    def margins(self, model, draws: list[PairDraw], precision: str = "fp32") -> torch.Tensor:
+        """[N] logit(correct letter) - logit(wrong letter), max over single-token spellings."""
+        encoded = [self.encode(p, pf) for p, pf in draws]
+        ids, mask = left_pad([e[0] for e in encoded], pad_id(self.tok))
+        with autocast(precision):
+            logits = last_logits(model, ids, mask).float()
+        best = {L: logits[:, ix].max(dim=-1).values for L, ix in self.letter_ids.items()}
+        correct_is_a = torch.tensor([e[1] == "A" for e in encoded], device=logits.device)
+        return torch.where(correct_is_a, best["A"] - best["B"], best["B"] - best["A"])
+
+
+@register
+class ContextRL(Objective):
+    name = "contextrl"
+
+    def __init__(self, cfg: ObjectiveConfig):
+        super().__init__(cfg)
+        self._scorer: ChoiceScorer | None = None
+
+    def fingerprint(self) -> dict:
+        return {"name": self.name, "ca_coef": self.cfg.ca_coef, "margin_clip": self.cfg.margin_clip}
+
+    def aux_loss(self, model, tok, draws, precision):
+        if not draws:
+            return None, {}
+        if self._scorer is None or self._scorer.tok is not tok:
+            self._scorer = ChoiceScorer(tok)
+        margin = self._scorer.margins(model, draws, precision)
+        loss, metrics = context_selection_loss(margin, self.cfg.margin_clip)
+        return self.cfg.ca_coef * loss, metrics
+
+
+@register
+class DataAugRL(Objective):
+    name = "da-rl"
+
+    def rl_extra(self, draws):
+        return [pair_prompt(p, pf) for p, pf in draws]
+
+
+@register
+class DataAugSFT(Objective):
+    name = "da-sft"
+
+    def fingerprint(self) -> dict:
+        c = self.cfg
+        return {"name": self.name, "sft_epochs": c.sft_epochs, "sft_lr": c.sft_lr, "sft_batch_size": c.sft_batch_size}
+
+    def before_rl(self, trainer) -> bool:
+        from .sft import pair_sft_examples, run_sft
+
+        examples = pair_sft_examples(trainer.tok, trainer.pools.pairs, trainer.cfg.seed)
+        metrics = run_sft(trainer.model, trainer.tok, examples, epochs=self.cfg.sft_epochs, lr=self.cfg.sft_lr,
+                          batch_size=self.cfg.sft_batch_size, seed=trainer.cfg.seed,
+                          precision=trainer.cfg.precision, grad_clip=trainer.cfg.optim.grad_clip,
+                          desc="da-sft stage", progress=trainer.cfg.progress)
+        trainer.record_stage_metrics("da_sft", metrics)
+        return True

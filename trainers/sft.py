@@ -1,0 +1,139 @@
+"""Supervised stages: the warm-up SFT that teaches a random-init model the task format, and the
+DA-SFT stage (the pairs as A/B answers) that runs before GRPO in the `da-sft` arm.
+
+Both are teacher-forced cross-entropy on the target tokens only, computed with the same
+completion-only log-prob code as the RL loss. The warm-up result is cached under the run root by a
+hash of (starting model, task data, warm-up settings) and deliberately NOT of the objective or seed:
+every arm and seed starts from the same checkpoint, as they would from one pretrained model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ctxbench.hashing import stable_hash
+from ctxbench.pairs.base import Pair, choice_prompt
+
+from .data import pos_first_for
+from .losses import aggregate
+from .modeling import autocast, completion_logprobs, encode, left_pad, pad_id, render, right_pad
+
+Example = tuple[list[int], list[int]]  # (prompt token ids, target token ids incl. EOS)
+
+
+def target_text(tok, rendered_prompt: str, answer: str) -> str:
+    """The answer as it should follow the prompt: a leading space after raw text that does not end in
+    whitespace (template-less models), verbatim after a chat template's assistant header."""
+    if not getattr(tok, "chat_template", None) and rendered_prompt and not rendered_prompt[-1].isspace():
+        return " " + answer
+    return answer
+
+
+def make_example(tok, user_text: str, prefill: str, answer: str) -> Example:
+    prompt = render(tok, user_text, prefill)
+    target = tok(target_text(tok, prompt, answer), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    return encode(tok, prompt), target
+
+
+def pair_sft_examples(tok, pairs: list[Pair], seed: int) -> list[Example]:
+    """DA-SFT data: each pair's A/B prompt with the correct letter as the target."""
+    out = []
+    for p in pairs:
+        text, letter = choice_prompt(p, pos_first_for(seed, 0, p.pair_id))
+        out.append(make_example(tok, text, "", letter))
+    return out
+
+
+def sft_loss(model, examples: list[Example], pad: int, precision: str = "fp32") -> torch.Tensor:
+    """Token-mean negative log-likelihood of the targets given their prompts."""
+    pids, pmask = left_pad([e[0] for e in examples], pad)
+    tids, tmask = right_pad([e[1] for e in examples], pad)
+    with autocast(precision):
+        logp, _ = completion_logprobs(model, pids, pmask, torch.arange(len(examples)), tids)
+    return -aggregate(logp, tmask.to(logp.device), "token-mean")
+
+
+def run_sft(model, tok, examples: list[Example], *, epochs: int, lr: float, batch_size: int, seed: int,
+            precision: str = "fp32", grad_clip: float = 1.0, desc: str = "sft", progress: bool = True) -> list[dict]:
+    """Plain AdamW SFT over `examples` (a fresh optimizer; seeded shuffles). Returns per-step metrics."""
+    from tqdm import tqdm
+
+    if not examples:
+        return []
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    pad = pad_id(tok)
+    steps_per_epoch = max(1, len(examples) // batch_size)
+    metrics = []
+    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, file=sys.stderr, disable=not progress, unit="step")
+    for epoch in range(epochs):
+        order = np.random.default_rng([seed, 7919, epoch]).permutation(len(examples))
+        for s in range(steps_per_epoch):
+            batch = [examples[i] for i in order[s * batch_size:(s + 1) * batch_size]]
+            opt.zero_grad(set_to_none=True)
+            loss = sft_loss(model, batch, pad, precision)
+            loss.backward()
+            gn = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else float("inf"))
+            opt.step()
+            metrics.append({"loss": float(loss.detach()), "grad_norm": float(gn)})
+            bar.update(1)
+            bar.set_postfix(loss=f"{metrics[-1]['loss']:.3f}")
+    bar.close()
+    return metrics
+
+
+def warmup_key(cfg, model_identity: str, data_fp: str) -> str:
+    return stable_hash({"model": model_identity, "data": data_fp, "warmup": cfg.warmup,
+                        "precision": cfg.precision, "max_prompt_tokens": cfg.rollout.max_prompt_tokens})
+
+
+def warmup_sft(cfg, root: str | Path, benchmarks: dict | None = None) -> Path:
+    """The warm-up checkpoint for `cfg` (cfg.model + cfg.data.tasks + cfg.warmup), built on first use.
+
+    Returns a transformers checkpoint folder (usable as `hf:PATH`). Concurrent callers with the same
+    key build identical folders; the first complete rename wins.
+    """
+    from ctxbench.errors import CtxbenchError
+
+    from .checkpoint import verify_checkpoint, write_manifest
+    from .data import sft_examples_from_tasks
+    from .modeling import load_policy, resolve_model_path
+
+    base_path, identity = resolve_model_path(cfg.model)
+    model, tok = load_policy(base_path)
+    count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    prompts = sft_examples_from_tasks(cfg, count, benchmarks)
+    data_fp = stable_hash([(p.key, p.text, p.prefill, p.answer) for p in prompts])
+    key = warmup_key(cfg, identity, data_fp)
+    out = Path(root) / "warmup" / f"{cfg.model.split('/')[-1].replace(':', '-')}-{key}"
+    if out.exists():
+        verify_checkpoint(out)  # a damaged cache is an error, never silently rebuilt over
+        return out
+    examples = [make_example(tok, p.text, p.prefill, p.answer) for p in prompts]
+    examples = [e for e in examples if len(e[0]) <= cfg.rollout.max_prompt_tokens]
+    if not examples:
+        raise CtxbenchError("warm-up SFT: no training examples (check data.tasks)")
+    torch.manual_seed(0)
+    w = cfg.warmup
+    run_sft(model, tok, examples, epochs=w.epochs, lr=w.lr, batch_size=w.batch_size, seed=0,
+            precision=cfg.precision, grad_clip=cfg.optim.grad_clip, desc="warm-up sft", progress=cfg.progress)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    write_manifest(tmp, {"kind": "warmup", "base_model": cfg.model, "base_identity": identity, "key": key,
+                         "examples": len(examples)})
+    try:
+        tmp.rename(out)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not out.exists():
+            raise
+    return out
