@@ -11,5 +11,5 @@ from .read import connect_readonly, snapshot_id
 from .schema import TABLES, Table, item_uid, sample_key
 from .shards import iter_shards, read_keys, read_table, write_shard
 
-__all__ = ["TABLES", "Table", "item_uid", "sample_key", "write_shard", "iter_shards", "read_table",
-           "read_keys", "ingest", "rebuild", "connect_readonly", "snapshot_id"]
+__all__ = ["TABLES", "Table", "connect_readonly", "ingest", "item_uid", "iter_shards", "read_keys",
+           "read_table", "rebuild", "sample_key", "snapshot_id", "write_shard"]

@@ -14,6 +14,8 @@ the writer serialises dicts/lists canonically and checks that strings parse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from ..errors import CtxbenchError, did_you_mean
@@ -27,7 +29,7 @@ class Table(NamedTuple):
     columns: dict[str, str]
     key: tuple[str, ...]
     required: tuple[str, ...] = ()
-    choices: dict[str, tuple[str, ...]] = {}
+    choices: Mapping[str, tuple[str, ...]] = MappingProxyType({})
 
 
 RUN_KINDS = ("eval", "train", "probe", "import", "pairs")

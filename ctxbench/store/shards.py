@@ -23,13 +23,14 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ..errors import CtxbenchError, DataError, did_you_mean
 from ..hashing import canonical_json
 from ..paths import shards_dir
-from .schema import JSON_COLUMNS, Table, table as table_decl
+from .schema import JSON_COLUMNS, Table
+from .schema import table as table_decl
 
 _ARROW_TYPES = {
     "VARCHAR": "string", "INTEGER": "int32", "BIGINT": "int64", "DOUBLE": "float64",
@@ -74,9 +75,9 @@ def _norm_value(col: str, typ: str, v, where: str):
         if isinstance(v, str):
             v = dt.datetime.fromisoformat(v)
         elif isinstance(v, (int, float)):
-            v = dt.datetime.fromtimestamp(v, dt.timezone.utc)
+            v = dt.datetime.fromtimestamp(v, dt.UTC)
         if isinstance(v, dt.datetime) and v.tzinfo is not None:
-            v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            v = v.astimezone(dt.UTC).replace(tzinfo=None)
         return v
     return v
 

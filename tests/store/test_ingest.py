@@ -14,8 +14,16 @@ import pytest
 from ctxbench.errors import CtxbenchError, DataError
 from ctxbench.store import ingest, rebuild
 from ctxbench.store.ingest import ingest_lock
-from ctxbench.store.read import (aggregates, connect_readonly, list_runs, paired_items,
-                                 run_benchmark_summary, samples_for_runs, snapshot_id, train_metrics)
+from ctxbench.store.read import (
+    aggregates,
+    connect_readonly,
+    list_runs,
+    paired_items,
+    run_benchmark_summary,
+    samples_for_runs,
+    snapshot_id,
+    train_metrics,
+)
 from ctxbench.store.schema import TABLES, Table
 from ctxbench.store.shards import write_shard
 
@@ -127,9 +135,8 @@ def test_crash_mid_ingest_keeps_previous_snapshot(root, monkeypatch):
 
 
 def test_lock_serialises_ingests(root):
-    with ingest_lock(root):
-        with pytest.raises(CtxbenchError, match="another ingest holds"):
-            ingest(root, progress=False, lock_timeout=0.2)
+    with ingest_lock(root), pytest.raises(CtxbenchError, match="another ingest holds"):
+        ingest(root, progress=False, lock_timeout=0.2)
 
 
 def test_new_table_and_column_are_one_place_changes(root, monkeypatch):
@@ -205,7 +212,7 @@ def test_readers_are_never_blocked_by_ingest(root):
             opened += 1
             time.sleep(0.01)
     finally:
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()
     assert opened >= 3 and len(set(seen)) >= 2  # reads really interleaved with ingests
     assert seen == sorted(seen) and all(s % 200 == 0 for s in seen)

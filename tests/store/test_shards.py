@@ -21,9 +21,9 @@ from ctxbench.store.shards import iter_shards, read_keys, read_table, write_shar
 
 
 def sample(i, run="r1", **kw):
-    row = dict(key=f"{run}:{i}", run_id=run, ckpt_id="ck", benchmark="b", benchmark_version="1",
-               item_id=f"it{i}", config_hash="cfg", sample_idx=0, lib_versions={"duckdb": "2.0.1"},
-               score=float(i % 2), correct=bool(i % 2), output=f"out {i}")
+    row = {"key": f"{run}:{i}", "run_id": run, "ckpt_id": "ck", "benchmark": "b", "benchmark_version": "1",
+           "item_id": f"it{i}", "config_hash": "cfg", "sample_idx": 0, "lib_versions": {"duckdb": "2.0.1"},
+           "score": float(i % 2), "correct": bool(i % 2), "output": f"out {i}"}
     row.update(kw)
     return row
 
