@@ -27,16 +27,10 @@ import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .errors import CtxbenchError
-
 TRACER_VERSION = "1"  # bump when the recorder or the event format changes (trace caches key on it)
 MAX_EVENTS = 400
 MAX_REPR = 60
 TERMINAL = ("truncated", "timeout", "error")
-
-
-class TraceError(CtxbenchError):
-    """A trace could not be recorded (the sandbox failed in a way the recorder could not report)."""
 
 
 @dataclass(frozen=True)
@@ -109,16 +103,17 @@ def record_many(jobs: list[tuple[str, str, list[str]]], *, max_events: int = MAX
     n_calls = sum(len(c) for _, _, c in jobs)
     if n_calls == 0:
         return [[] for _ in jobs]
-    out = _run_batch(jobs, max_events, timeout_s, n_calls)
+    out, why = _run_batch(jobs, max_events, timeout_s, n_calls)
     if out is not None:
         return out
     if n_calls == 1:
-        return [[[TraceEvent(step=1, kind="error", result="the traced program was killed (time or memory limit)")]]]
+        return [[[TraceEvent(step=1, kind="error", result=f"the traced program did not finish: {why}")]]]
     return [[record_many([(src, ep, [a])], max_events=max_events, timeout_s=timeout_s)[0][0] for a in calls]
             for src, ep, calls in jobs]
 
 
-def _run_batch(jobs, max_events: int, timeout_s: float, n_calls: int) -> list[list[list[TraceEvent]]] | None:
+def _run_batch(jobs, max_events: int, timeout_s: float, n_calls: int):
+    """(traces, None), or (None, why) when the recorder did not report (killed, or the program exited)."""
     from .sandbox import run_python
 
     tag = "@@ctxbench-trace-" + secrets.token_hex(6) + "@@"
@@ -130,10 +125,9 @@ def _run_batch(jobs, max_events: int, timeout_s: float, n_calls: int) -> list[li
     for ln in res.stdout.splitlines():
         if ln.startswith(tag):
             data = json.loads(ln[len(tag):])
-            return [[[TraceEvent.from_json(e) for e in call] for call in prog] for prog in data]
-    if res.killed_reason in ("timeout", "cpu_limit", "memory_limit", "output_limit"):
-        return None
-    raise TraceError(f"trace recorder failed (exit {res.returncode}, {res.killed_reason}): {res.stderr[-500:]}")
+            return [[[TraceEvent.from_json(e) for e in call] for call in prog] for prog in data], None
+    last = next((ln for ln in reversed(res.stderr.splitlines()) if ln.strip()), "")
+    return None, res.killed_reason or last[:200] or f"exit status {res.returncode}"
 
 
 @lru_cache(maxsize=1)
@@ -241,7 +235,7 @@ def _recorder_main(job_path: str) -> None:  # runs inside the sandbox; self-cont
             eval(call, g)
         except Stop as e:
             end = str(e)
-        except Exception:  # noqa: BLE001, S110 - an uncaught error is already in the trace as exception events
+        except BaseException:  # noqa: BLE001, S110 - the error is already in the trace as exception events
             pass
         finally:
             sys.settrace(None)
@@ -369,6 +363,6 @@ def mutate_program(source: str, seed: int = 0) -> list[tuple[str, str]]:
     return out
 
 
-__all__ = ["MAX_EVENTS", "TERMINAL", "TRACER_VERSION", "TraceError", "TraceEvent", "event_text",
+__all__ = ["MAX_EVENTS", "TERMINAL", "TRACER_VERSION", "TraceEvent", "event_text",
            "literal_calls", "mutate_program", "record_many", "record_trace", "render_trace",
            "strip_docstrings"]
