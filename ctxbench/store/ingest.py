@@ -144,14 +144,16 @@ def _ingest_batch(con, root: Path, table: str, files: list[Path]) -> None:
 
     decl = TABLES[table]
     present: set[str] = set()
-    meta = []
-    for p in files:
+    manifest_rows = []
+    for p in files:  # stat + hash *before* reading: a shard replaced meanwhile is re-read next time
+        st = p.stat()
+        sha = file_sha256(p)
         try:
             md = pq.read_metadata(p)
         except (pa.ArrowException, OSError) as e:
             raise corrupt_error(p, e) from None
         present.update(md.schema.names)
-        meta.append((p, md.num_rows))
+        manifest_rows.append((_rel(root, p), table, st.st_size, st.st_mtime_ns, sha, md.num_rows))
     sel = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' if c in present else f'CAST(NULL AS {t}) AS "{c}"'
                     for c, t in decl.columns.items())
     key = ", ".join(f'"{k}"' for k in decl.key)
@@ -177,12 +179,9 @@ def _ingest_batch(con, root: Path, table: str, files: list[Path]) -> None:
     cols = ", ".join(f'"{c}"' for c in decl.columns)
     con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM __stage')
     con.execute("DROP TABLE __stage")
-    rows = []
-    for p, n in meta:
-        st = p.stat()
-        rows.append((_rel(root, p), table, st.st_size, st.st_mtime_ns, file_sha256(p), n))
-    con.execute(f"DELETE FROM {MANIFEST} WHERE path IN (SELECT unnest(?::VARCHAR[]))", [[r[0] for r in rows]])
-    con.executemany(f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)", rows)
+    con.execute(f"DELETE FROM {MANIFEST} WHERE path IN (SELECT unnest(?::VARCHAR[]))",
+                [[r[0] for r in manifest_rows]])
+    con.executemany(f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)", manifest_rows)
 
 
 def _count(con, table: str) -> int:

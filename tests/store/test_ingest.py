@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pytest
@@ -176,6 +177,10 @@ def test_read_helpers(root):
     assert aggregates(con)["score"].tolist() == [40.0]
     # user text is a parameter, never SQL
     assert len(samples_for_runs(con, ["x' OR '1'='1"])) == 0
+    # one shared connection used from several threads (Streamlit): helpers take their own cursor
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: len(run_benchmark_summary(con)), range(16)))
+    assert got == [3] * 16
 
 
 READER_LOOP = textwrap.dedent("""
