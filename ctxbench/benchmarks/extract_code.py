@@ -9,7 +9,8 @@ The rules, strongest first (each covered by a golden table in tests/benchmarks/t
 2. an unclosed fence (generation cut off or stopped): everything after it;
 3. a lone closing fence after code (the reply started inside a block): everything before it;
 4. unfenced: from the first top-level `def entry_point` / import to the end, trailing prose dropped
-   until it parses; or an indented body that continues the prompt;
+   until it parses; or an indented body that continues the prompt (unfenced text that never parses,
+   e.g. " the the the", is not code);
 5. anything else (prose only, empty) is "no code": `parse_ok=False`.
 
 `build_program` then turns the extracted code into a runnable module: the prompt (imports, helpers
@@ -74,14 +75,14 @@ def _looks_like_code(s: str) -> bool:
     return bool(first) and (first[0] in " \t" or bool(_CODE_START.match(first)))
 
 
-def _trim_to_parse(code: str, prompt: str, kind: str) -> str:
-    """Drop trailing lines (prose after the code) until the program parses; unchanged if none does."""
+def _trim_to_parse(code: str, prompt: str, kind: str) -> str | None:
+    """Drop trailing lines (prose after the code) until the program parses; None if no prefix does."""
     lines = code.rstrip().split("\n")
     for end in range(len(lines), 0, -1):
         cand = "\n".join(lines[:end])
-        if _parses(build_program(prompt, ExtractedCode(cand, kind, "plain"))):  # type: ignore[arg-type]
+        if cand.strip() and _parses(build_program(prompt, ExtractedCode(cand, kind, "plain"))):  # type: ignore[arg-type]
             return cand
-    return code
+    return None
 
 
 def _classify(code: str, entry_point: str) -> tuple[str, Literal["function", "body"]] | None:
@@ -111,19 +112,22 @@ def extract_code(completion: str | None, prompt: str, entry_point: str) -> Extra
             got = (textwrap.indent(textwrap.dedent(code), "    "), "body")
         return ExtractedCode(got[0], got[1], "block")
     for chunk, source in ((unclosed, "unclosed"), (before, "before-fence")):
-        if chunk is not None and (got := _classify(chunk, entry_point)):
-            return ExtractedCode(_trim_to_parse(got[0], prompt, got[1]), got[1], source)  # type: ignore[arg-type]
+        if chunk is not None and (got := _classify(chunk, entry_point)):  # fenced: code even if broken
+            code = _trim_to_parse(got[0], prompt, got[1]) or got[0]
+            return ExtractedCode(code, got[1], source)  # type: ignore[arg-type]
     if blocks:
         return None  # only non-Python blocks (```text, ```json ...)
+    # unfenced: only what parses counts as code (" the the the" is prose, not an indented body)
     lines = text.split("\n")
     start = next((i for i, ln in enumerate(lines) if _CODE_START.match(ln) and
                   (ln.startswith(("import ", "from ", "@")) or _defines(ln, entry_point))), None)
     if start is not None and _defines("\n".join(lines[start:]), entry_point):
-        code = "\n".join(lines[start:])
-        return ExtractedCode(_trim_to_parse(code, prompt, "function"), "function", "plain")
+        code = _trim_to_parse("\n".join(lines[start:]), prompt, "function")
+        if code is not None and _defines(code, entry_point):
+            return ExtractedCode(code, "function", "plain")
     got = _classify(text, entry_point)
-    if got is not None and got[1] == "body":
-        return ExtractedCode(_trim_to_parse(got[0], prompt, "body"), "body", "plain")
+    if got is not None and got[1] == "body" and (code := _trim_to_parse(got[0], prompt, "body")):
+        return ExtractedCode(code, "body", "plain")
     return None
 
 

@@ -20,6 +20,9 @@ GOLDEN = [
     ("I am not sure how to solve this.", None, None),
     ("Use the built-in sum function.\nIt adds numbers.", None, None),
     ("```text\nsum of the list\n```", None, None),
+    (" prestige prestige prestige", None, None),  # a leading space does not make prose an indented body
+    ("    I would use sum here.", None, None),
+    ("def other(x):\n    return x", None, None),
     # one fenced block, with and without a language tag and prose around it
     (f"```python\n{FULL}\n```", "function", FULL),
     (f"Here is the solution:\n\n```py\n{FULL}\n```\n\nIt sums the list.", "function", FULL),
