@@ -123,7 +123,7 @@ def _build(cls: type[T], data: dict, path: str) -> T:
         raise ConfigError(f"{path or 'config'}: {e}") from None
 
 
-def load_config(cls: type[T], data: dict | None = None, **overrides: Any) -> T:
+def load_config(cls: type[T], data: dict | None = None, /, **overrides: Any) -> T:
     """Build `cls` from a plain dict, strictly. `overrides` are applied on top (top-level keys only)."""
     merged = dict(data or {})
     merged.update({k: v for k, v in overrides.items() if v is not None})
@@ -140,7 +140,7 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
 
 
-def load_toml(cls: type[T], path: str | Path, **overrides: Any) -> T:
+def load_toml(cls: type[T], path: str | Path, /, **overrides: Any) -> T:
     try:
         return load_config(cls, read_toml(path), **overrides)
     except ConfigError as e:

@@ -237,7 +237,8 @@ def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]
         if mode != "choice":
             continue
         try:
-            lps = backend.score_continuations(Prompt(tuple(it.prompt), it.prefill), [" " + c for c in it.choices])
+            prompt = Prompt(tuple(it.prompt), it.prefill)
+            lps = backend.score_continuations(prompt, choice_continuations(backend.render(prompt), it.choices))
             best = max(range(len(lps)), key=lambda j: lps[j])
             outputs[i] = (it.choices[best], 0, None)
         except Exception as e:
@@ -262,6 +263,13 @@ def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]
             "error": err, "lib_versions": lib, "created_at": _now(),
         })
     return rows
+
+
+def choice_continuations(rendered_prompt: str, choices) -> list[str]:
+    """The text scored for each option: a leading space unless the prompt already ends in whitespace or an
+    opening bracket (a prefill like 'The correct answer is (' is continued directly by the letter)."""
+    sep = "" if not rendered_prompt or rendered_prompt[-1].isspace() or rendered_prompt[-1] in "([{" else " "
+    return [sep + c for c in choices]
 
 
 def _item_row(bench: Benchmark, it: Item) -> dict:

@@ -147,6 +147,9 @@ class LongBenchV2(Benchmark):
         return items
 
     def score(self, item: Item, completion: str) -> Score:
+        bare = (completion or "").strip()
+        if item.choices and bare in item.choices:  # choice mode: the harness passes the chosen label
+            return Score(extracted=bare, correct=bare == item.answer, score=float(bare == item.answer), parse_ok=True)
         pred = extract_longbench_v2(strip_reasoning(completion or ""))
         ok = pred is not None and pred == item.answer
         return Score(extracted=pred, correct=ok, score=1.0 if ok else 0.0, parse_ok=pred is not None)

@@ -13,6 +13,7 @@ def run(args) -> int:
     from ..models.presets import preset_status
 
     for row in preset_status():
-        print(f"{row['name']:<16} {'ok' if row['installed'] else 'MISSING':<8} {row['detail']}")
+        state = "ready" if row.installed else ("on first use" if row.available else "MISSING")
+        print(f"{row.name:<16} {state:<13} {row.detail}")
     print("hf:PATH          any local transformers checkpoint directory (what `ctxbench train` writes)")
     return 0
