@@ -153,6 +153,7 @@ def run_eval(cfg: EvalConfig, root: Path, backend=None, progress: bool = True, i
     ckpt_id = backend.identity
     resolved = to_dict(replace(cfg, limit=None))
     resolved["benchmark_versions"] = [b.key for b in benches]
+    resolved["labels"] = dict(extra_run or {})  # the same checkpoint scored for two arms stays two runs
     chash = config_hash(resolved)
     run_id = "eval-" + stable_hash([ckpt_id, chash], 16)
     lib = lib_versions_json()

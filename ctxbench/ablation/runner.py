@@ -1,0 +1,241 @@
+"""`run-ablation`: pairs -> warm-up -> arms x seeds training -> scoring -> ingest -> statistics -> report.
+
+Every step is a hash-keyed job (ctxbench.ablation.jobs), so a killed ablation re-run skips finished
+jobs and resumes the unfinished one (training from its last complete checkpoint, scoring from its
+stored items). Arms share the pairs, the warm-up checkpoint, the RL task stream and the evaluation,
+so what differs between arms is the objective (and, for the DA arms, how the same pairs are used).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..hashing import stable_hash
+from .jobs import Job, JobContext, JobRunner
+from .spec import AblationSpec
+
+
+@dataclass
+class AblationResult:
+    name: str
+    root: Path
+    eval_runs: dict[tuple[str, int | None], str]   # (arm, seed) -> eval run id ("base", None) included
+    ran: list[str]
+    skipped: list[str]
+    tables: dict                                   # statistics frames (attribution, deltas, headline)
+    report: tuple[Path, Path] | None
+
+
+def build_jobs(spec: AblationSpec, quick: bool = False) -> tuple[list[Job], dict]:
+    """The job graph for a spec. Returns (jobs, handles) where handles name the eval jobs by arm/seed."""
+    from trainers.config import make_config
+
+    seeds = spec.quick_seeds if quick else spec.seeds
+    pairs_job = None
+    if spec.pairs:
+        pairs_job = Job("pairs", "build contrastive pairs", {"pairs": spec.pairs}, _run_pairs)
+    first = make_config(spec.train_dict(spec.arms[0], seeds[0], quick))
+    warm_job = None
+    if first.warmup.enabled:
+        warm_inputs = {"train": _warmup_view(spec.train_dict(spec.arms[0], seeds[0], quick))}
+        warm_job = Job("warmup", "warm-up SFT", warm_inputs, _run_warmup)
+    start_deps = [j for j in (pairs_job, warm_job) if j]
+    train_jobs: dict[tuple[str, int], Job] = {}
+    for arm in spec.arms:
+        for seed in seeds:
+            td = spec.train_dict(arm, seed, quick)
+            train_jobs[(arm, seed)] = Job(
+                "train", f"train {arm} seed {seed}",
+                {"train": td, "ablation": spec.name, "arm": arm}, _run_train, deps=list(start_deps))
+    ev = spec.eval
+    eval_jobs: dict[tuple[str, int | None], Job] = {}
+    common = {"eval": _as_plain(ev), "ablation": spec.name, "model": spec.model}
+    if ev.score_base:
+        eval_jobs[("base", None)] = Job("eval", "score base", {**common, "arm": "base", "seed": None},
+                                        _run_eval, deps=list(start_deps))
+    for (arm, seed), tj in train_jobs.items():
+        deps = [tj] + ([pairs_job] if pairs_job else [])
+        eval_jobs[(arm, seed)] = Job("eval", f"score {arm} seed {seed}", {**common, "arm": arm, "seed": seed},
+                                     _run_eval, deps=deps)
+    jobs = list(eval_jobs.values())
+    return jobs, {"eval": eval_jobs, "train": train_jobs, "pairs": pairs_job, "warmup": warm_job}
+
+
+def _as_plain(obj):
+    from dataclasses import asdict
+
+    return asdict(obj)
+
+
+def _warmup_view(td: dict) -> dict:
+    """The parts of a training config the warm-up depends on (model, tasks, warm-up settings)."""
+    keep = {k: td[k] for k in ("model", "recipe", "warmup", "precision") if k in td}
+    keep["data"] = {k: v for k, v in td.get("data", {}).items() if k in ("tasks", "max_items_per_task", "data_paths")}
+    keep["rollout"] = {k: v for k, v in td.get("rollout", {}).items() if k == "max_prompt_tokens"}
+    return keep
+
+
+# ------------------------------------------------------------------------------------------- job bodies
+
+def _run_pairs(ctx: JobContext) -> dict:
+    from ..pairs.trajectory import build_pairs, pairs_config
+
+    res = build_pairs(pairs_config(ctx.job.inputs["pairs"]), ctx.root, progress=ctx.progress)
+    return {"path": str(res.path), "n_train": res.n_train, "n_test": res.n_test}
+
+
+def _run_warmup(ctx: JobContext) -> dict:
+    from trainers import make_config, warmup_sft
+
+    cfg = make_config({**ctx.job.inputs["train"], "progress": ctx.progress})
+    return {"path": str(warmup_sft(cfg, ctx.root))}
+
+
+def _start_model(ctx: JobContext) -> str | None:
+    for d in ctx.job.deps:
+        if d.kind == "warmup":
+            return "hf:" + ctx.dep(d)["path"]
+    return None
+
+
+def _pairs_path(ctx: JobContext) -> str | None:
+    for d in ctx.job.deps:
+        if d.kind == "pairs":
+            return ctx.dep(d)["path"]
+        for dd in d.deps:
+            if dd.kind == "pairs":
+                return ctx.dep_outputs.get(dd.key, {}).get("path")
+    return None
+
+
+def _run_train(ctx: JobContext) -> dict:
+    from trainers import make_config, train
+
+    td = dict(ctx.job.inputs["train"])
+    start = _start_model(ctx)
+    if start:
+        td["model"] = start
+        td["warmup"] = {**td.get("warmup", {}), "enabled": False}
+    pairs = _pairs_path(ctx)
+    if pairs:
+        td["data"] = {**td.get("data", {}), "pairs": pairs}
+    cfg = make_config({**td, "progress": ctx.progress})
+    res = train(cfg, ctx.root, resume="auto")
+    _label_train_run(ctx, res, cfg)
+    return {"ckpt": str(res.ckpt_dir), "run_id": res.run_id}
+
+
+def _label_train_run(ctx: JobContext, res, cfg) -> None:
+    """Tag the trainer's run row with the ablation, arm and seed (a later shard wins on ingest)."""
+    import json
+
+    from ..config import config_hash, to_dict
+    from ..store.shards import write_shard
+    from ..versions import lib_versions_json
+    from ..harness import _now
+
+    write_shard(ctx.root, "runs", [{
+        "run_id": res.run_id, "kind": "train", "created_at": _now(), "name": f"{ctx.job.inputs['ablation']}/"
+        f"{ctx.job.inputs['arm']}/s{cfg.seed}", "model": cfg.model, "arm": ctx.job.inputs["arm"], "seed": cfg.seed,
+        "ablation": ctx.job.inputs["ablation"], "config_hash": config_hash(cfg),
+        "config_json": json.dumps(to_dict(cfg), sort_keys=True, default=str), "lib_versions": lib_versions_json(),
+        "status": "complete",
+    }], name="zz-ablation-label")
+
+
+def _run_eval(ctx: JobContext) -> dict:
+    from ..harness import EvalConfig, run_eval
+
+    inp = ctx.job.inputs
+    ev = inp["eval"]
+    model = None
+    for d in ctx.job.deps:
+        if d.kind == "train":
+            model = "hf:" + ctx.dep(d)["ckpt"]
+    if model is None:
+        model = _start_model(ctx) or inp.get("model") or "tiny"
+    benches = list(ev["benchmarks"])
+    data = dict(ev["data"])
+    pairs = _pairs_path(ctx)
+    if ev["probe"] and pairs:
+        benches.append("probe")
+        data["probe"] = pairs
+    cfg = EvalConfig(model=model, suite=ev["suite"], benchmarks=tuple(benches), split=ev["split"],
+                     limit=ev["limit"], batch_size=ev["batch_size"], max_new_tokens=ev["max_new_tokens"],
+                     data=data)
+    labels = {"ablation": inp["ablation"], "arm": inp["arm"], "seed": inp["seed"]}
+    rep = run_eval(cfg, ctx.root, progress=ctx.progress, ingest=False, name=f"{inp['ablation']}/{inp['arm']}"
+                   + (f"/s{inp['seed']}" if inp["seed"] is not None else ""), extra_run=labels)
+    return {"run_id": rep.run_id, "ckpt_id": rep.ckpt_id,
+            "acc": {r.benchmark: r.accuracy for r in rep.results}}
+
+
+# ------------------------------------------------------------------------------------------- driver
+
+def run_ablation(spec: AblationSpec, root: Path, quick: bool = False, progress: bool = True,
+                 report: bool = True, reports_dir: Path | None = None) -> AblationResult:
+    from ..store.ingest import ingest
+
+    check_requirements(spec)
+    if quick:
+        spec = replace(spec, name=spec.name + "-quick")
+    jobs, handles = build_jobs(spec, quick)
+    runner = JobRunner(root, progress=progress)
+    outputs = runner.run(jobs)
+    ingest(root, progress=False)
+    eval_runs = {k: outputs[j.key]["run_id"] for k, j in handles["eval"].items()}
+    tables = compute_tables(root, spec.name, spec)
+    rep = None
+    if report:
+        from ..report import build_report
+
+        out = (reports_dir or Path("reports")) / spec.name
+        rep = build_report(root, spec.name, out)
+    return AblationResult(spec.name, root, eval_runs, runner.ran, runner.skipped, tables, rep)
+
+
+def check_requirements(spec: AblationSpec) -> None:
+    """Fail before any job when the spec needs a GPU or official data that this machine lacks."""
+    from ..errors import CtxbenchError
+
+    if "gpu" in spec.requires:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CtxbenchError(f"ablation {spec.name!r} needs a GPU (requires = {list(spec.requires)}); "
+                                "it validates here but cannot run on this machine")
+    if "official-data" in spec.requires:
+        paths = {**spec.eval.data, **spec.train.get("data", {}).get("data_paths", {})}
+        missing = [f"{k}: {v}" for k, v in paths.items() if not Path(v).exists()]
+        if missing:
+            raise CtxbenchError(f"ablation {spec.name!r} needs official data files that are missing: "
+                                + "; ".join(missing))
+
+
+def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
+    """Statistics for one ablation from the store: per-benchmark deltas vs the baseline, attribution,
+    headline. Deterministic (seeded), so a resumed ablation prints identical numbers."""
+    from ..stats import attribution, compare_arms, headline
+    from ..store.read import connect_readonly
+
+    con = connect_readonly(root)
+    df = con.cursor().execute(
+        "SELECT r.arm, r.seed, s.benchmark, s.item_id, s.score FROM samples s JOIN runs r USING (run_id) "
+        "WHERE r.ablation = ? AND r.kind = 'eval' AND r.arm <> 'base'", [ablation]).df()
+    con.close()
+    out: dict = {"samples": len(df)}
+    if df.empty:
+        return out
+    df["seed"] = df["seed"].astype(int)
+    task = df[df["benchmark"] != "probe"]
+    arms = [a for a in spec.arms if a in set(df["arm"])]
+    out["deltas"] = {a: compare_arms(task, spec.baseline, a) for a in arms if a != spec.baseline}
+    if {"grpo", "contextrl"} <= set(arms) and ({"da-rl", "da-sft"} & set(arms)):
+        out["attribution"] = attribution(task)
+    out["headline"] = headline(df, baseline=spec.baseline)
+    return out
+
+
+def fingerprint(spec: AblationSpec, quick: bool) -> str:
+    return stable_hash([spec.name, quick])

@@ -1,0 +1,137 @@
+"""Ablation specs: arms x seeds x budgets, the model, the pairs to build and the suites to score.
+
+A spec is a TOML file (see ablations/*.toml). Arms name an objective (`grpo`, `contextrl`, `da-rl`,
+`da-sft`) or a variant defined under `[variants.NAME]` (an objective plus training overrides, e.g. a
+λ sweep). `[train]` holds trainers.TrainConfig keys shared by every arm; each arm and seed only sets
+`objective.name` (plus its variant's overrides) and `seed`, so arms differ in the objective alone.
+Everything is validated strictly before any job runs: `ctxbench validate ablations/X.toml`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, load_config, read_toml
+from ..errors import did_you_mean
+
+OBJECTIVES = ("grpo", "contextrl", "da-rl", "da-sft")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An arm that is an objective plus training overrides (merged over `[train]`)."""
+
+    objective: str = "contextrl"
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"variant objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """What every checkpoint (and the base model) is scored on."""
+
+    suite: str | None = "embedded-long"
+    benchmarks: tuple[str, ...] = ()
+    split: str = "test"          # held-out items only: training draws from the train split
+    limit: int | None = None     # items per benchmark (spread over each benchmark); None = all
+    probe: bool = True           # context-selection accuracy on held-out pairs, both A/B orders
+    probe_limit: int | None = None
+    batch_size: int = 8
+    max_new_tokens: int | None = None
+    score_base: bool = True      # also score the starting checkpoint (after warm-up)
+    data: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.split not in ("all", "train", "test"):
+            raise ValueError(f"eval.split must be all, train or test, not {self.split!r}")
+
+
+@dataclass(frozen=True)
+class AblationSpec:
+    name: str
+    arms: tuple[str, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+    quick_seeds: tuple[int, ...] = (0,)
+    model: str = "tiny"
+    description: str = ""
+    baseline: str = "grpo"
+    requires: tuple[str, ...] = ()   # e.g. ("gpu", "official-data"): printed, and checked by run-ablation
+    pairs: dict[str, Any] = field(default_factory=dict)        # pair-builder config (ctxbench.pairs)
+    train: dict[str, Any] = field(default_factory=dict)        # trainers.TrainConfig keys, shared by arms
+    variants: dict[str, Variant] = field(default_factory=dict)
+    eval: EvalSpec = field(default_factory=EvalSpec)
+    quick_train: dict[str, Any] = field(default_factory=dict)  # overrides under --quick (e.g. fewer steps)
+
+    def __post_init__(self):
+        if not self.arms:
+            raise ValueError("arms: give at least one arm")
+        if len(set(self.arms)) != len(self.arms):
+            raise ValueError("arms: duplicate arm")
+        if not self.seeds:
+            raise ValueError("seeds: give at least one seed")
+        known = set(OBJECTIVES) | set(self.variants)
+        for a in self.arms:
+            if a not in known:
+                raise ValueError(f"arms: unknown arm {a!r}{did_you_mean(a, known)}")
+        if self.baseline not in self.arms:
+            raise ValueError(f"baseline {self.baseline!r} is not among the arms")
+
+    def objective_of(self, arm: str) -> str:
+        return self.variants[arm].objective if arm in self.variants else arm
+
+    def train_dict(self, arm: str, seed: int, quick: bool = False) -> dict[str, Any]:
+        """The resolved TrainConfig dict for one arm and seed."""
+        d = _merge(self.train, self.quick_train) if quick else copy.deepcopy(self.train)
+        if arm in self.variants:
+            d = _merge(d, self.variants[arm].train)
+        d.setdefault("model", self.model)
+        d = _merge(d, {"objective": {"name": self.objective_of(arm)}, "seed": seed})
+        return d
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_spec(path: str | Path) -> AblationSpec:
+    """Load and fully validate a spec: its own keys, every arm's training config (via trainers),
+    the benchmark names and the pairs config."""
+    path = Path(path)
+    try:
+        spec = load_config(AblationSpec, read_toml(path))
+        check_spec(spec)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") if str(path) not in str(e) else e from None
+    return spec
+
+
+def check_spec(spec: AblationSpec) -> None:
+    from ..benchmarks import resolve_benchmarks
+
+    try:
+        from trainers.config import make_config
+    except ImportError as e:  # pragma: no cover - trainers ship with ctxbench
+        raise ConfigError(f"trainers package missing: {e}") from None
+    for arm in spec.arms:
+        for quick in (False, True):
+            try:
+                make_config(spec.train_dict(arm, spec.seeds[0], quick))
+            except ConfigError as e:
+                raise ConfigError(f"train (arm {arm}{', --quick' if quick else ''}): {e}") from None
+    resolve_benchmarks(spec.eval.suite, list(spec.eval.benchmarks))
+    if spec.pairs:
+        from ..pairs.trajectory import pairs_config  # validates keys strictly
+
+        pairs_config(spec.pairs)

@@ -1,0 +1,34 @@
+"""The plain-text summary `run-ablation` prints: headline, attribution and per-benchmark deltas."""
+
+from __future__ import annotations
+
+import math
+
+
+def _ci(x, lo, hi) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def format_summary(res, spec, seconds: float) -> str:
+    t = res.tables
+    lines = [f"ablation {res.name}: {len(res.ran)} job(s) run, {len(res.skipped)} reused, {seconds:.0f} s",
+             f"{t.get('samples', 0)} scored samples in {res.root / 'ctxbench.duckdb'}"]
+    if "headline" in t:
+        lines += ["", "headline (mean over benchmarks; delta vs " + spec.baseline + ", 95% CI)"]
+        for _, r in t["headline"].iterrows():
+            lines.append(f"  {r['arm']:<12} {r['macro']:.3f}   delta {_ci(r['delta_macro'], r['delta_macro_lo'], r['delta_macro_hi'])}")
+    if "attribution" in t:
+        lines += ["", "attribution: total (contextrl - grpo) = data (da - grpo) + objective (contextrl - da)"]
+        for _, r in t["attribution"].iterrows():
+            lines.append(f"  {r['da_arm']:<7} {r['benchmark']:<12} total {_ci(r['total'], r['total_lo'], r['total_hi'])}"
+                         f"  data {_ci(r['data'], r['data_lo'], r['data_hi'])}"
+                         f"  objective {_ci(r['objective'], r['objective_lo'], r['objective_hi'])}")
+    for arm, df in t.get("deltas", {}).items():
+        lines += ["", f"{arm} - {spec.baseline} per benchmark (Holm-corrected p)"]
+        for _, r in df.iterrows():
+            lines.append(f"  {r['benchmark']:<12} {_ci(r['delta'], r['delta_lo'], r['delta_hi'])}  p_holm={r['p_holm']:.3f}")
+    if res.report:
+        lines += ["", f"report: {res.report[0]}", f"summary: {res.report[1]}"]
+    return "\n".join(lines)

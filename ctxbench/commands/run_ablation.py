@@ -1,0 +1,39 @@
+"""`ctxbench run-ablation [SPEC] [--quick]`: the main job, end to end, resumable."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "run-ablation", help="train every arm x seed, score every checkpoint, attribute the gain",
+        description="pairs -> warm-up -> arms x seeds -> scoring -> ingest -> statistics -> report. Every job "
+                    "is keyed by its inputs; a re-run after a kill skips finished jobs and resumes the rest.")
+    p.add_argument("spec", nargs="?", help="ablation spec TOML (default: ablations/embedded.toml)")
+    p.add_argument("--quick", action="store_true", help="one seed and the spec's quick overrides")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML/Markdown report")
+    p.add_argument("--reports", default="reports", help="where reports go (default: reports/)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def default_spec() -> Path:
+    """ablations/embedded.toml next to the package (a checkout or an editable install), else ./ablations."""
+    here = Path(__file__).resolve().parents[2] / "ablations" / "embedded.toml"
+    return here if here.exists() else Path("ablations") / "embedded.toml"
+
+
+def run(args) -> int:
+    from ..ablation.runner import run_ablation
+    from ..ablation.spec import load_spec
+    from ..ablation.summary import format_summary
+    from . import root_of
+
+    spec = load_spec(args.spec or default_spec())
+    t0 = time.perf_counter()
+    res = run_ablation(spec, root_of(args), quick=args.quick, progress=not args.quiet,
+                       report=not args.no_report, reports_dir=Path(args.reports))
+    print(format_summary(res, spec, time.perf_counter() - t0))
+    return 0
