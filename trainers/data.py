@@ -26,7 +26,7 @@ from .config import TrainConfig
 class RLPrompt:
     """One prompt of the RL stream: what to render and how to score a completion of it."""
 
-    key: str                      # benchmark@version/item_id, or pair:<pair_id>
+    key: str                      # benchmark@version/item_id, or pair:<pair_id>:<option order>
     text: str                     # user message text
     prefill: str
     stop: tuple[str, ...]
@@ -46,7 +46,8 @@ def task_prompt(bench: Benchmark, item: Item) -> RLPrompt:
 def pair_prompt(pair: Pair, pos_first: bool) -> RLPrompt:
     """A pair as an A/B RL prompt with a 0/1 reward (the DA-RL baseline)."""
     text, letter = choice_prompt(pair, pos_first)
-    return RLPrompt(key=f"pair:{pair.pair_id}", text=text, prefill="", stop=(), kind="pair",
+    # the key names the option order too: it keys the trainer's token cache
+    return RLPrompt(key=f"pair:{pair.pair_id}:{'pos-first' if pos_first else 'neg-first'}", text=text, prefill="", stop=(), kind="pair",
                     scorer=lambda c, L=letter: score_choice(c, L), answer=letter)
 
 

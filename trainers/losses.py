@@ -33,10 +33,10 @@ def group_advantages(rewards: torch.Tensor, group_size: int, scale: AdvScale = "
     centred = r - r.mean(dim=1, keepdim=True)
     if scale == "group":
         std = r.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(r[:, :1])
-        out = centred / (std + eps)
+        out = torch.where(std > 0, centred / (std + eps), torch.zeros_like(centred))
     elif scale == "batch":
         std = r.flatten().std() if r.numel() > 1 else r.new_zeros(())
-        out = centred / (std + eps)
+        out = centred / (std + eps) if std > 0 else torch.zeros_like(centred)
     elif scale == "none":
         out = centred
     else:
