@@ -1,0 +1,184 @@
+"""The report's tables as rows of strings, and the Markdown summary built from them.
+
+Why: the Markdown summary, the HTML report and the app show the same tables; formatting them once
+(intervals as `+0.123 [+0.045, +0.201]`, NaN as an explicit dash) keeps the three identical. A table
+is `(headers, rows)`; `md_table` renders it for Markdown, html.py for HTML.
+"""
+
+from __future__ import annotations
+
+from .analysis import ALPHA, BASELINE, Analysis
+from .data import arm_order
+from .verdict import fmt_ci
+
+DASH = "–"
+
+
+def _num(v, digits: int = 3, sign: bool = False) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return DASH
+    if f != f:
+        return DASH
+    return f"{f:+.{digits}f}" if sign else f"{f:.{digits}f}"
+
+
+def _ci(est, lo, hi, sign: bool = True) -> str:
+    if any(x is None or x != x for x in (est, lo, hi)):
+        return _num(est, sign=sign)
+    if sign:
+        return fmt_ci(est, lo, hi)
+    return f"{est:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _p(v) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return DASH
+    return DASH if f != f else (f"{f:.2g}" if f < 0.01 else f"{f:.3f}")
+
+
+def headline_table(an: Analysis):
+    h = an.headline
+    if h is None or len(h) == 0:
+        return None
+    has_delta = "delta_macro" in h.columns
+    headers = ["arm", "seeds", "benchmarks", "items", "mean over benchmarks [95% CI]", "item-weighted [95% CI]"]
+    if has_delta:
+        headers.append("Δ vs grpo (benchmark mean) [95% CI]")
+    rows = []
+    for _, r in h.set_index("arm").loc[arm_order(h["arm"])].reset_index().iterrows():
+        row = [r["arm"], ",".join(map(str, an.n_runs.get(r["arm"], []))) or DASH, str(r["n_benchmarks"]),
+               str(r["n_items"]), _ci(r["macro"], r["macro_lo"], r["macro_hi"], sign=False),
+               _ci(r["micro"], r["micro_lo"], r["micro_hi"], sign=False)]
+        if has_delta:
+            row.append(DASH if r["arm"] == BASELINE else
+                       _ci(r["delta_macro"], r["delta_macro_lo"], r["delta_macro_hi"]))
+        rows.append(row)
+    return headers, rows
+
+
+def deltas_table(deltas):
+    if deltas is None or len(deltas) == 0:
+        return None
+    headers = ["benchmark", "arm", "items", "seeds (grpo/arm)", "grpo", "arm score", "delta [95% CI]", "p",
+               "Holm p", f"significant (Holm < {ALPHA})"]
+    order = {a: i for i, a in enumerate(arm_order(deltas["arm_b"].unique()))}
+    d = deltas.assign(_o=deltas["arm_b"].map(order)).sort_values(["benchmark", "_o"])
+    rows = [[r["benchmark"], r["arm_b"], str(int(r["n_items"])), f"{r['n_seeds_a']}/{r['n_seeds_b']}",
+             _num(r.get("mean_a")), _num(r.get("mean_b")), _ci(r.get("delta"), r.get("delta_lo"), r.get("delta_hi")),
+             _p(r.get("p_value")), _p(r.get("p_holm")),
+             {"better": "yes, better", "worse": "yes, worse"}.get(r["significance"], "no")]
+            for _, r in d.iterrows()]
+    return headers, rows
+
+
+def attribution_table(attr):
+    if attr is None or len(attr) == 0:
+        return None
+    headers = ["DA arm", "benchmark", "items", "total: contextrl − grpo [95% CI]", "data: da − grpo [95% CI]",
+               "objective: contextrl − da [95% CI]"]
+    rows = []
+    for _, r in attr.iterrows():
+        n = r["n_items"]
+        rows.append([r["da_arm"], r["benchmark"], DASH if n != n or n is None else str(int(n)),
+                     _ci(r.get("total"), r.get("total_lo"), r.get("total_hi")),
+                     _ci(r.get("data"), r.get("data_lo"), r.get("data_hi")),
+                     _ci(r.get("objective"), r.get("objective_lo"), r.get("objective_hi"))])
+    return headers, rows
+
+
+def mechanism_table(mech):
+    if mech is None:
+        return None
+    f = mech.frame
+    rows = [[r["arm"], str(int(r["seed"])), _num(r["probe_acc"]), _num(r["task_score"])]
+            for _, r in f.iterrows()]
+    return ["arm", "seed", "probe accuracy", "end-task score"], rows
+
+
+def curves_table(curves):
+    """Last logged step per arm and curve (mean over seeds, min..max)."""
+    if curves is None or len(curves) == 0:
+        return None
+    last = curves.sort_values("step").groupby(["curve", "arm"], sort=False).tail(1)
+    rows = [[r["curve"], r["arm"], r["metric"], str(int(r["step"])), _num(r["mean"], 4),
+             f"{_num(r['lo'], 4)} .. {_num(r['hi'], 4)}", str(int(r["n_seeds"]))]
+            for _, r in last.sort_values(["curve", "arm"]).iterrows()]
+    return ["curve", "arm", "metric", "last step", "mean", "min .. max over seeds", "seeds"], rows
+
+
+def published_tables(pub):
+    """(headline table, deltas table) for one imported published table."""
+    h = pub.headline
+    models = [c for c in h.columns if c not in ("average", "delta_vs_grpo")]
+    headers = ["arm", *models, "paper-style average"] + (["Δ vs grpo"] if "delta_vs_grpo" in h.columns else [])
+    rows = [[arm, *[_num(h.loc[arm, m], 2) for m in models], _num(h.loc[arm, "average"], 2)]
+            + ([_num(h.loc[arm, "delta_vs_grpo"], 2, sign=True)] if "delta_vs_grpo" in h.columns else [])
+            for arm in h.index]
+    dt = None
+    if pub.deltas is not None and len(pub.deltas):
+        dt = (["model", "benchmark", "arm", "score", "grpo", "delta"],
+              [[r["model"], r["benchmark"], r["arm"], _num(r["score"], 2), _num(r["grpo"], 2),
+                _num(r["delta"], 2, sign=True)] for _, r in pub.deltas.iterrows()])
+    return (headers, rows), dt
+
+
+def _cell(s: str) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(table) -> str:
+    if table is None:
+        return "_(no data)_\n"
+    headers, rows = table
+    out = ["| " + " | ".join(map(_cell, headers)) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(map(_cell, r)) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(an: Analysis, meta: dict) -> str:
+    """summary.md: verdict, headline, attribution, per-benchmark deltas, probe, mechanism, curves,
+    published tables, notes."""
+    v = an.verdict
+    seeds = ", ".join(f"{a} ({len(s)} seed{'s' if len(s) != 1 else ''})" for a, s in an.n_runs.items())
+    out = [f"# ctxbench report: {an.name}", "",
+           f"Store `{meta.get('root', '?')}`, generated {meta.get('generated', '?')}. "
+           f"Arms evaluated: {seeds or 'none'}. Task benchmarks: {', '.join(an.benchmarks) or 'none'}.",
+           "Intervals are 95% two-level (items x seeds) paired bootstrap intervals; p-values are sign-flip "
+           "permutation tests on per-item differences, Holm-corrected across benchmarks.", "",
+           "## Verdict", "", f"**{v.label}**: {v.text}" if v else "_(none)_", ""]
+    out += ["## Headline (task benchmarks)", "", md_table(headline_table(an))]
+    out += ["## Attribution", "",
+            "total = contextrl − grpo = (da − grpo) data effect + (contextrl − da) objective effect; the three "
+            "come from the same resamples, so the point estimates add up exactly (interval endpoints need not).",
+            "", md_table(attribution_table(an.attribution))]
+    out += ["## Per-benchmark deltas vs grpo", "", md_table(deltas_table(an.deltas))]
+    if an.probe_deltas is not None:
+        out += ["## Probe: held-out context-selection accuracy vs grpo", "", md_table(deltas_table(an.probe_deltas))]
+    out += ["## Mechanism: probe accuracy vs end-task score", ""]
+    m = an.mechanism
+    if m is None:
+        out += ["_(no probe results)_", ""]
+    else:
+        ci = "" if m.r_lo != m.r_lo else f" [{m.r_lo:+.2f}, {m.r_hi:+.2f}] (Fisher z)"
+        out += [f"Pearson r = {_num(m.r, 2, sign=True)}{ci}, Spearman ρ = {_num(m.spearman, 2, sign=True)} over "
+                f"{m.n} trained models; descriptive evidence across models, not a causal test.", "",
+                md_table(mechanism_table(m))]
+    out += ["## Training curves (last step)", "", md_table(curves_table(an.curves))]
+    if an.published:
+        out += ["## Published tables (recomputed)", ""]
+        for pub in an.published:
+            head, dt = published_tables(pub)
+            out += [f"### {pub.name}", "", "Average = mean over benchmark columns per base model, then over "
+                    "base models (the paper's way). No item rows: no intervals.", "", md_table(head)]
+            if pub.attribution:
+                out += ["Paper-style attribution of the averages: " + "; ".join(pub.attribution), ""]
+            if dt is not None:
+                out += ["Per-benchmark deltas vs grpo:", "", md_table(dt)]
+            out += [f"- {n}" for n in pub.notes] + ([""] if pub.notes else [])
+    if an.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in an.notes] + [""]
+    return "\n".join(out)
