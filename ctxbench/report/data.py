@@ -96,7 +96,7 @@ def resolve_name(con, name: str | None) -> str:
     return name
 
 
-def _latest_run_per_cell(items, runs):
+def latest_run_per_cell(items, runs):
     """Keep, per (arm, seed, benchmark), the items of the newest run only: a re-evaluation replaces
     an older one instead of being averaged with it."""
     if items.empty:
@@ -157,7 +157,7 @@ def load_ablation(con, name: str) -> AblationData:
             notes.append(f"{n_noarm} item rows of runs without an arm were left out")
             items = items[items["arm"].notna()]
         items["seed"] = items["seed"].fillna(0).astype(int)  # an untrained base model has no seed
-        items, n1 = _latest_run_per_cell(items, runs)
+        items, n1 = latest_run_per_cell(items, runs)
         items, n2 = _one_version(items)
         notes += n1 + n2
     train = _df(con, """
