@@ -88,6 +88,7 @@ TABLES: dict[str, Table] = {
             "pair_id": "VARCHAR", "domain": "VARCHAR", "split": "VARCHAR", "source": "VARCHAR",
             "stage": "VARCHAR", "query": "VARCHAR", "answer": "VARCHAR", "ctx_pos": "VARCHAR",
             "ctx_neg": "VARCHAR", "diff_json": "VARCHAR", "meta_json": "VARCHAR",
+            "build_id": "VARCHAR",  # the pair build (ctxbench.pairs.build) that wrote the row
         },
         key=("pair_id",),
     ),
@@ -95,6 +96,7 @@ TABLES: dict[str, Table] = {
         columns={
             "rej_id": "VARCHAR", "domain": "VARCHAR", "source": "VARCHAR", "stage": "VARCHAR",
             "reason": "VARCHAR", "detail": "VARCHAR",
+            "build_id": "VARCHAR",
         },
         key=("rej_id",),
     ),
