@@ -20,6 +20,7 @@ SUITES: dict[str, tuple[str, ...]] = {
 # broken optional benchmark cannot break `import ctxbench`.
 _MODULES = (
     "niah", "trace_qa", "code_exec", "tool_trace", "long_mcq",  # embedded, offline
+    "probe",  # context-selection probe on held-out contrastive pairs
     "longbench_v2", "livecodebench", "swe_bench",  # official file formats, read from --data PATH
 )
 _loaded = False

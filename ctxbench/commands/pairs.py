@@ -1,0 +1,69 @@
+"""`ctxbench pairs build`: build contrastive context pairs by condition filtering and show the yield.
+
+Prints the cascade's yield per stage (what entered, what was kept, why the rest was rejected), writes
+the pairs JSONL under `<root>/pairs/`, and writes store shards (pairs with their differing line
+ranges, every rejection with its stage and reason) that `ingest` makes visible in the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("pairs", help="build contrastive (Q, A, C+, C-) pairs and show the cascade's yield",
+                       description="Contrastive context pairs for ContextRL and the data-augmentation baselines.")
+    psub = p.add_subparsers(dest="pairs_command", metavar="ACTION")
+    b = psub.add_parser("build", help="run the condition-filtering cascade and write the pairs",
+                        description="Same program or task -> same function or tool sequence -> contexts that "
+                                    "differ in a decisive region and support different answers -> masking and "
+                                    "shortcut filters -> dedupe and caps. Deterministic; a finished build is reused.")
+    b.add_argument("--domain", default="trajectory", choices=["trajectory"], help="which pair builder (default trajectory)")
+    b.add_argument("--config", help="TOML with PairsConfig keys (top level, or an ablation spec's [pairs] table)")
+    b.add_argument("--max-pairs", type=int)
+    b.add_argument("--max-per-source", type=int)
+    b.add_argument("--heldout-frac", type=float, help="share of source programs/tasks held out (default 0.3)")
+    b.add_argument("--max-tokens", type=int, dest="max_prompt_tokens", help="A/B prompt token budget (default 900)")
+    b.add_argument("--max-length-gap", type=float, help="max relative token difference of the two contexts")
+    b.add_argument("--humaneval-limit", type=int, help="use only the first N HumanEval problems (0: none)")
+    b.add_argument("--tau2-domains", help="comma-separated tau2 domains ('' for none; default airline,retail)")
+    b.add_argument("--tokenizer", help="count tokens with this model's tokenizer (preset or hf:PATH; default len/4)")
+    b.add_argument("--seed", type=int)
+    b.add_argument("--force", action="store_true", help="rebuild even when this config was built before")
+    b.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.set_defaults(func=run_build)
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+
+
+def config_from_args(args: argparse.Namespace):
+    from ..config import read_toml
+    from ..pairs.build import pairs_config
+
+    base = read_toml(args.config) if args.config else {}
+    if isinstance(base.get("pairs"), dict):
+        base = base["pairs"]
+    tau2 = None
+    if args.tau2_domains is not None:
+        tau2 = tuple(d.strip() for d in args.tau2_domains.split(",") if d.strip())
+    return pairs_config(base, domain=args.domain, max_pairs=args.max_pairs, max_per_source=args.max_per_source,
+                        heldout_frac=args.heldout_frac, max_prompt_tokens=args.max_prompt_tokens,
+                        max_length_gap=args.max_length_gap, humaneval_limit=args.humaneval_limit,
+                        tau2_domains=tau2, tokenizer=args.tokenizer, seed=args.seed)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from ..pairs.build import build_pairs
+    from . import root_of
+
+    cfg = config_from_args(args)
+    root = root_of(args)
+    res = build_pairs(cfg, root, progress=not args.quiet, force=args.force)
+    if res.cached:
+        print(f"(reusing the finished build {res.build_id}; --force rebuilds)")
+    print(res.summary())
+    if not res.cached and not args.no_ingest:
+        from ..store.ingest import ingest
+
+        ingest(root, progress=False)
+    return 0
