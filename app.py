@@ -261,7 +261,9 @@ def main() -> None:
         watch(root, snap)
         return
     watch(root, snap)
-    page = st.sidebar.radio("page", PAGES, key="page")
+    linked = st.query_params.get("page")  # deep link: ?page=Item+drill-down
+    page = st.sidebar.radio("page", PAGES, index=PAGES.index(linked) if linked in PAGES else 0, key="page")
+    st.query_params["page"] = page
     abl = data.ablations(root, snap)
     counts = data.table_counts(root, snap)
     st.sidebar.caption(f"{counts['runs']} runs · {counts['samples']:,} samples · {counts['pairs']:,} pairs")

@@ -142,7 +142,8 @@ def make_store(root, *, scenario: str = "objective", name: str = "abl-test", n_i
     items = {b: [_item(b, k) for k in range(n_items)] for b in benchmarks}
     pairs = make_pairs()
     probe = _probe_items(pairs)
-    write_shard(root, "items", [it for b in benchmarks for it in items[b]] + probe, name=f"{name}-items")
+    write_shard(root, "items", [it for b in benchmarks for it in items[b]] + probe,
+                name="items-" + stable_hash([name], 8))
     write_shard(root, "pairs", pairs, name="pairs")
     t = t_offset
     cells = [(a, s) for a in arms for s in seeds] + ([("base", None)] if base else [])

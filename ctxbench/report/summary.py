@@ -103,10 +103,15 @@ def curves_table(curves):
     """Last logged step per arm and curve (mean over seeds, min..max)."""
     if curves is None or len(curves) == 0:
         return None
+    from .analysis import CURVES
+
     last = curves.sort_values("step").groupby(["curve", "arm"], sort=False).tail(1)
+    corder = {c: i for i, c in enumerate(CURVES)}
+    aorder = {a: i for i, a in enumerate(arm_order(last["arm"].unique()))}
+    last = last.assign(_c=last["curve"].map(corder).fillna(len(corder)), _a=last["arm"].map(aorder))
     rows = [[r["curve"], r["arm"], r["metric"], str(int(r["step"])), _num(r["mean"], 4),
              f"{_num(r['lo'], 4)} .. {_num(r['hi'], 4)}", str(int(r["n_seeds"]))]
-            for _, r in last.sort_values(["curve", "arm"]).iterrows()]
+            for _, r in last.sort_values(["_c", "curve", "_a"]).iterrows()]
     return ["curve", "arm", "metric", "last step", "mean", "min .. max over seeds", "seeds"], rows
 
 
