@@ -40,7 +40,7 @@ from ..tracing import (
 from .build import PairsConfig, PairsResult, build_pairs, pairs_config
 from .filters import Ledger, Rendered, json_leaves, mask_leaves
 
-SOURCES_VERSION = "1"   # bump when traces, questions or renderings change (pair builds key on it)
+SOURCES_VERSION = "2"   # bump when traces, questions or renderings change (pair builds key on it)
 TRACE_EVENTS = 120      # events recorded per call; longer calls are not used
 MAX_ANSWER_CHARS = 40   # answers are short values shown in full
 Fits = Callable[[list[str], list[str]], bool]
@@ -257,7 +257,7 @@ def humaneval_candidates(cfg: PairsConfig, ledger: Ledger, progress: bool = True
                     ledger.reject("source", "confounder-failed", tid, f"{label}: {t['failed']}")
                     continue
                 ledger.keep("source")
-                couples.append(("mutant", traces[int(i)], [TraceEvent.from_json(e) for e in t],
+                couples.append(("mutant", label, traces[int(i)], [TraceEvent.from_json(e) for e in t],
                                 {"mutation": mut["desc"], "call": f"{ep}({m['calls'][int(i)]})"}))
         ids = sorted(traces)
         for x, i in enumerate(ids):
@@ -265,21 +265,20 @@ def humaneval_candidates(cfg: PairsConfig, ledger: Ledger, progress: bool = True
                 ledger.enter("source")
                 ledger.keep("source")
                 a, b = (i, j) if _pick(cfg.seed, tid, i, j).random() < 0.5 else (j, i)
-                couples.append(("input", traces[a], traces[b], {"call": f"{ep}({m['calls'][a]})",
-                                                                "neg_call": f"{ep}({m['calls'][b]})"}))
-        for origin, pos, neg, meta in couples:
+                couples.append(("input", f"input {a} vs input {b}", traces[a], traces[b],
+                                {"call": f"{ep}({m['calls'][a]})", "neg_call": f"{ep}({m['calls'][b]})"}))
+        for origin, label, pos, neg, meta in couples:
             ledger.enter("sequence")
-            label = meta.get("mutation") or meta["neg_call"]
             if _shape(pos) != _shape(neg):
                 k = next((k for k, (x, y) in enumerate(zip(_shape(pos), _shape(neg))) if x != y), min(len(pos), len(neg)))
-                ledger.reject("sequence", "different-events", tid, f"{origin} {label}: diverges at step {k + 1}")
+                ledger.reject("sequence", "different-events", tid, f"{label}: diverges at step {k + 1}")
                 continue
             ledger.keep("sequence")
-            rng = _pick(cfg.seed, tid, origin, label, meta["call"])
+            rng = _pick(cfg.seed, tid, label)
             for kind, query, ans, neg_ans, d in _trace_questions(pos, neg, ep, rng):
                 ledger.enter("decisive")
                 if query is None:
-                    ledger.reject("decisive", ans, tid, f"{kind} ({origin} {label}): {neg_ans}")
+                    ledger.reject("decisive", ans, tid, f"{kind} ({label}): {neg_ans}")
                     continue
                 ledger.keep("decisive")
                 yield Candidate(tid, tid, origin, kind, query, ans, neg_ans, _trace_options(pos, neg, d),
