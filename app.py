@@ -118,7 +118,7 @@ def page_curves(an) -> None:
     c1, c2 = st.columns(2)
     pick = c1.multiselect("curves", names, default=names, key="curve_names")
     pick_arms = c2.multiselect("arms", arms, default=arms, key="curve_arms")
-    sub = c[c["arm"].isin(pick_arms)]
+    sub = c[c["arm"].isin(pick_arms) & c["curve"].isin(pick or names)]
     show_fig(figures.curves_figure(sub, pick or None), "fig_curves", "Nothing selected.")
     show_table(tables.curves_table(sub), "tbl_curves")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import itertools
 import re
 from typing import NamedTuple
 
@@ -76,7 +77,7 @@ def _merge(spans: list[Span]) -> list[Span]:
     """Disjoint, sorted spans covering the same characters; evidence wins where kinds overlap."""
     cuts = sorted({x for sp in spans for x in (sp.start, sp.end)})
     out: list[Span] = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         kinds = {sp.kind for sp in spans if sp.start <= a and b <= sp.end}
         if not kinds:
             continue

@@ -30,8 +30,7 @@ SCENARIOS = {
 }
 PROBE_EFFECT = {"base": -0.5, "grpo": 0.0, "da-rl": 0.8, "da-sft": 0.6, "contextrl": 1.5}
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0)
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar "
-         "papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu"]
 
 
 def _rng(*key) -> np.random.Generator:
@@ -184,3 +183,14 @@ def make_store(root, *, scenario: str = "objective", name: str = "abl-test", n_i
     if do_ingest:
         ingest(root, progress=False)
     return {"cells": len(cells), "items": n_items, "pairs": len(pairs), "probe_items": len(probe)}
+
+
+def add_eval_run(root, *, name: str = "abl-test", arm: str = "grpo", seed: int = 9, scenario: str = "objective",
+                 n_items: int = 40, benchmarks=BENCHMARKS, t: int = 5000) -> str:
+    """One more eval run of an existing synthetic ablation (shards only; the caller ingests)."""
+    rid = f"eval-{name}-{arm}-{seed}"
+    write_shard(root, "runs", [_run_row(rid, "eval", arm, seed, name, t)], name="run")
+    items = [_item(b, k) for b in benchmarks for k in range(n_items)]
+    write_shard(root, "samples", _samples(rid, arm, seed, items, SCENARIOS[scenario].get(arm, -0.8), scen=scenario),
+                name="samples")
+    return rid

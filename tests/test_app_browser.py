@@ -85,7 +85,7 @@ def served_app(tmp_path):
     make_store(root)
     port = _free_port()
     env = {**os.environ, "CTXBENCH_ROOT": str(root), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    log = open(tmp_path / "streamlit.log", "wb")
+    log = open(tmp_path / "streamlit.log", "wb")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",

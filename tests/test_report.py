@@ -66,10 +66,10 @@ def test_markdown_tables_and_verdict(report):
     ci = r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]"
     for bench in BENCHMARKS:  # one delta row per (benchmark, arm vs grpo) with an interval
         for arm in ("base", "da-sft", "da-rl", "contextrl"):
-            assert re.search(rf"^\| {bench} \| {arm} \| 40 \| [^|]+ \| [^|]+ \| [^|]+ \| {ci} \|", md, re.M), (bench, arm)
+            assert re.search(rf"^\| {bench} \| {arm} \| 40 \| [^|]+ \| [^|]+ \| [^|]+ \| {ci} \|", md, re.MULTILINE), (bench, arm)
         for da in ("da-rl", "da-sft"):
-            assert re.search(rf"^\| {da} \| {bench} \| 40 \| {ci} \| {ci} \| {ci} \|$", md, re.M)
-    assert re.search(rf"^\| da-rl \| \(mean\) \| – \| {ci} \|", md, re.M)
+            assert re.search(rf"^\| {da} \| {bench} \| 40 \| {ci} \| {ci} \| {ci} \|$", md, re.MULTILINE)
+    assert re.search(rf"^\| da-rl \| \(mean\) \| – \| {ci} \|", md, re.MULTILINE)
     assert "includes zero" in md  # the data effect's interval includes zero and is called so
 
 
@@ -112,7 +112,7 @@ def test_published_table_recomputed_the_paper_way(report, store):
 def test_verdict_follows_the_known_effect(tmp_path, scenario, label):
     root = tmp_path / "runs"
     make_store(root, scenario=scenario, base=False, published=False, train_steps=2)
-    html_path, md_path = build_report(root, None, tmp_path / "out", n_boot=N_BOOT, n_perm=2000)
+    _html_path, md_path = build_report(root, None, tmp_path / "out", n_boot=N_BOOT, n_perm=2000)
     md = md_path.read_text()
     assert f"**{label}**" in md
     if label == "no-gain":
@@ -125,7 +125,7 @@ def test_name_defaults_to_latest_and_unknown_names_are_errors(tmp_path):
     root = tmp_path / "runs"
     make_store(root, name="older", n_items=8, published=False, train_steps=2, do_ingest=False)
     make_store(root, name="newer", n_items=8, published=False, train_steps=2, t_offset=1000)
-    html_path, md_path = build_report(root, None, tmp_path / "out", n_boot=50, n_perm=100)
+    _html_path, md_path = build_report(root, None, tmp_path / "out", n_boot=50, n_perm=100)
     assert md_path.read_text().startswith("# ctxbench report: newer")
     with pytest.raises(CtxbenchError, match="did you mean 'older'"):
         build_report(root, "oldr", tmp_path / "x", n_boot=50)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import CtxbenchError
 from .data import PROBE, AblationData, arm_order
-from .verdict import Verdict, verdict_from
+from .verdict import Verdict, isnan, verdict_from
 
 BASELINE = "grpo"
 METHOD = "contextrl"
@@ -58,7 +58,7 @@ class Analysis:
 
 def significance(delta: float, p_holm: float, alpha: float = ALPHA) -> str:
     """'better' / 'worse' (Holm-corrected p < alpha, by the sign of the delta) or 'n.s.'."""
-    if p_holm != p_holm or delta != delta or p_holm >= alpha:  # NaN-safe
+    if isnan(p_holm) or isnan(delta) or p_holm >= alpha:
         return "n.s."
     return "better" if delta > 0 else "worse"
 

@@ -8,6 +8,7 @@ is nothing to draw), with a stable colour per arm and every interval drawn as an
 from __future__ import annotations
 
 from .data import arm_order
+from .verdict import isnan
 
 ARM_COLORS = {"base": "#7f7f7f", "grpo": "#1f77b4", "da-sft": "#ff7f0e", "da-rl": "#9467bd",
               "contextrl": "#2ca02c"}
@@ -30,8 +31,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 
 def _layout(fig, title: str, height: int = 420):
-    fig.update_layout(title=title, height=height, template="plotly_white", margin=dict(l=60, r=20, t=90, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.06, xanchor="right", x=1.0))
+    fig.update_layout(title=title, height=height, template="plotly_white", margin={"l": 60, "r": 20, "t": 90, "b": 50},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "xanchor": "right", "x": 1.0})
     return fig
 
 
@@ -58,11 +59,11 @@ def delta_figure(deltas, title: str = "Per-benchmark delta vs grpo (95% bootstra
                                                               s["p_holm"], s["n_items"])]
         fig.add_trace(go.Scatter(
             x=s["delta"], y=s["label"], mode="markers", name=SIG_NAMES[sig],
-            marker=dict(color=SIG_COLORS[sig], size=10, symbol="diamond" if sig != "n.s." else "circle"),
-            error_x=dict(type="data", symmetric=False, array=s["delta_hi"] - s["delta"],
-                         arrayminus=s["delta"] - s["delta_lo"], color=SIG_COLORS[sig], thickness=2),
+            marker={"color": SIG_COLORS[sig], "size": 10, "symbol": "diamond" if sig != "n.s." else "circle"},
+            error_x={"type": "data", "symmetric": False, "array": s["delta_hi"] - s["delta"],
+                         "arrayminus": s["delta"] - s["delta_lo"], "color": SIG_COLORS[sig], "thickness": 2},
             hovertext=hover, hoverinfo="text"))
-    fig.add_vline(x=0, line=dict(color="#444", dash="dash"))
+    fig.add_vline(x=0, line={"color": "#444", "dash": "dash"})
     fig.update_yaxes(categoryorder="array", categoryarray=list(d["label"]))
     fig.update_xaxes(title="delta (arm − grpo)", zeroline=False)
     return _layout(fig, title, height=max(320, 40 + 28 * len(d)))
@@ -95,21 +96,21 @@ def waterfall_figure(attr, benchmark: str | None = None):
         fig.add_trace(go.Waterfall(
             x=x, y=[r["data"], r["objective"], r["total"]], measure=["relative", "relative", "total"],
             text=[f"{v:+.3f}" for v in (r["data"], r["objective"], r["total"])], textposition="outside",
-            increasing=dict(marker=dict(color="#1a9850")), decreasing=dict(marker=dict(color="#d73027")),
-            totals=dict(marker=dict(color=arm_color("contextrl"))), connector=dict(line=dict(color="#888")),
+            increasing={"marker": {"color": "#1a9850"}}, decreasing={"marker": {"color": "#d73027"}},
+            totals={"marker": {"color": arm_color("contextrl")}}, connector={"line": {"color": "#888"}},
             showlegend=False, name=f"vs {da}"), row=1, col=j)
         # intervals at the bar ends: each effect's own interval, placed where its bar ends
         ends = [r["data"], r["data"] + r["objective"], r["total"]]
         up = [r["data_hi"] - r["data"], r["objective_hi"] - r["objective"], r["total_hi"] - r["total"]]
         down = [r["data"] - r["data_lo"], r["objective"] - r["objective_lo"], r["total"] - r["total_lo"]]
         fig.add_trace(go.Scatter(
-            x=x, y=ends, mode="markers", marker=dict(color="#222", size=5), showlegend=(j == 1),
+            x=x, y=ends, mode="markers", marker={"color": "#222", "size": 5}, showlegend=(j == 1),
             name="95% interval of each effect",
-            error_y=dict(type="data", symmetric=False, array=up, arrayminus=down, color="#222", thickness=1.5),
+            error_y={"type": "data", "symmetric": False, "array": up, "arrayminus": down, "color": "#222", "thickness": 1.5},
             hovertext=[f"{lbl.split('<br>')[0]}: {e:+.3f} [{e - dn:+.3f}, {e + u:+.3f}]"
                        for lbl, e, u, dn in zip(x, [r["data"], r["objective"], r["total"]], up, down)],
             hoverinfo="text"), row=1, col=j)
-    fig.add_hline(y=0, line=dict(color="#444", width=1))
+    fig.add_hline(y=0, line={"color": "#444", "width": 1})
     fig.update_yaxes(title_text="score difference", row=1, col=1)
     return _layout(fig, "Attribution: data effect + objective effect = total", height=460)
 
@@ -136,11 +137,11 @@ def curves_figure(curves, which=None):
             color = arm_color(arm)
             fig.add_trace(go.Scatter(
                 x=list(a["step"]) + list(a["step"])[::-1], y=list(a["hi"]) + list(a["lo"])[::-1],
-                fill="toself", fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip",
+                fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0}, hoverinfo="skip",
                 showlegend=False, legendgroup=arm, name=f"{arm} band"), row=1, col=j)
             metric = a["metric"].iloc[0]
             fig.add_trace(go.Scatter(
-                x=a["step"], y=a["mean"], mode="lines", line=dict(color=color, width=2), legendgroup=arm,
+                x=a["step"], y=a["mean"], mode="lines", line={"color": color, "width": 2}, legendgroup=arm,
                 name=arm, showlegend=(j == 1),
                 hovertemplate=f"{arm} · {metric}<br>step %{{x}}<br>mean %{{y:.4f}}<extra></extra>"),
                 row=1, col=j)
@@ -161,17 +162,17 @@ def mechanism_figure(mech):
         fig.add_trace(go.Scatter(
             x=s["probe_acc"], y=s["task_score"], mode="markers+text", name=arm,
             text=[f"s{int(x)}" for x in s["seed"]], textposition="top center",
-            marker=dict(color=arm_color(arm), size=12, line=dict(color="#222", width=1)),
+            marker={"color": arm_color(arm), "size": 12, "line": {"color": "#222", "width": 1}},
             hovertemplate=f"{arm}<br>probe %{{x:.3f}}<br>task %{{y:.3f}}<extra></extra>"))
     if len(f) >= 2 and f["probe_acc"].std() > 0:
         import numpy as np
 
         k, b = np.polyfit(f["probe_acc"].astype(float), f["task_score"].astype(float), 1)
         xs = np.array([f["probe_acc"].min(), f["probe_acc"].max()])
-        fig.add_trace(go.Scatter(x=xs, y=k * xs + b, mode="lines", line=dict(color="#444", dash="dot"),
+        fig.add_trace(go.Scatter(x=xs, y=k * xs + b, mode="lines", line={"color": "#444", "dash": "dot"},
                                  name="least-squares line", hoverinfo="skip"))
-    ci = "" if mech.r_lo != mech.r_lo else f" [{mech.r_lo:+.2f}, {mech.r_hi:+.2f}]"
-    r = "n/a" if mech.r != mech.r else f"{mech.r:+.2f}"
+    ci = "" if isnan(mech.r_lo) else f" [{mech.r_lo:+.2f}, {mech.r_hi:+.2f}]"
+    r = "n/a" if isnan(mech.r) else f"{mech.r:+.2f}"
     fig.update_xaxes(title="probe accuracy (held-out context selection)")
     fig.update_yaxes(title=f"end-task score (mean of {len(mech.task_benchmarks)} benchmarks)")
     return _layout(fig, f"Mechanism: Pearson r = {r}{ci}, Spearman ρ = {mech.spearman:+.2f}, n = {mech.n}",

@@ -11,8 +11,14 @@ import html
 
 from . import figures
 from .analysis import Analysis
-from .summary import (attribution_table, curves_table, deltas_table, headline_table, mechanism_table,
-                      published_tables)
+from .summary import (
+    attribution_table,
+    curves_table,
+    deltas_table,
+    headline_table,
+    mechanism_table,
+    published_tables,
+)
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;color:#222}
@@ -55,19 +61,19 @@ def render_html(an: Analysis, meta: dict) -> str:
     seeds = ", ".join(f"{a}: {len(s)} seed(s)" for a, s in an.n_runs.items())
     parts = [
         f"<h1>ctxbench report: {e(an.name)}</h1>",
-        f'<p class="note">Store {e(str(meta.get("root", "?")))} · generated {e(str(meta.get("generated", "?")))}'
-        f" · arms: {e(seeds or 'none')} · task benchmarks: {e(', '.join(an.benchmarks) or 'none')}</p>",
-        '<p class="note">Intervals: 95% two-level (items × seeds) paired bootstrap. p: sign-flip permutation test '
-        "on per-item differences, Holm-corrected across benchmarks.</p>",
+        (f'<p class="note">Store {e(str(meta.get("root", "?")))} · generated {e(str(meta.get("generated", "?")))}'
+         f" · arms: {e(seeds or 'none')} · task benchmarks: {e(', '.join(an.benchmarks) or 'none')}</p>"),
+        ('<p class="note">Intervals: 95% two-level (items × seeds) paired bootstrap. p: sign-flip permutation test '
+         "on per-item differences, Holm-corrected across benchmarks.</p>"),
         "<h2>Verdict</h2>",
-        f'<div class="verdict {e(v.label) if v else ""}"><b>{e(v.label) if v else ""}</b>: '
-        f"{e(v.text) if v else ''}</div>",
+        (f'<div class="verdict {e(v.label) if v else ""}"><b>{e(v.label) if v else ""}</b>: '
+         f"{e(v.text) if v else ''}</div>"),
         "<h2>Headline (task benchmarks)</h2>", html_table(headline_table(an)),
         "<h2>Per-benchmark deltas vs grpo</h2>",
         fig(figures.delta_figure(an.deltas), "fig-deltas"), html_table(deltas_table(an.deltas)),
         "<h2>Attribution</h2>",
-        '<p class="note">total = contextrl − grpo = (da − grpo) data effect + (contextrl − da) objective effect.'
-        " Point estimates add up exactly; each bar's error bar is that effect's own interval.</p>",
+        ('<p class="note">total = contextrl − grpo = (da − grpo) data effect + (contextrl − da) objective effect.'
+         " Point estimates add up exactly; each bar's error bar is that effect's own interval.</p>"),
         fig(figures.waterfall_figure(an.attribution), "fig-waterfall"), html_table(attribution_table(an.attribution)),
         "<h2>Training curves</h2>",
         fig(figures.curves_figure(an.curves), "fig-curves"), html_table(curves_table(an.curves)),
@@ -83,8 +89,8 @@ def render_html(an: Analysis, meta: dict) -> str:
         for i, pub in enumerate(an.published):
             head, dt = published_tables(pub)
             parts += [f"<h3>{e(pub.name)}</h3>",
-                      '<p class="note">Average = mean over benchmark columns per base model, then over base models '
-                      "(the paper's way). Imported numbers have no item rows, hence no intervals.</p>",
+                      ('<p class="note">Average = mean over benchmark columns per base model, then over base '
+                       "models (the paper's way). Imported numbers have no item rows, hence no intervals.</p>"),
                       fig(figures.published_figure(pub), f"fig-published-{i}"), html_table(head)]
             if pub.attribution:
                 parts.append(f"<p>Paper-style attribution of the averages: {e('; '.join(pub.attribution))}</p>")

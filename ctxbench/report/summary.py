@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .analysis import ALPHA, BASELINE, Analysis
 from .data import arm_order
-from .verdict import fmt_ci
+from .verdict import fmt_ci, isnan
 
 DASH = "–"
 
@@ -19,13 +19,13 @@ def _num(v, digits: int = 3, sign: bool = False) -> str:
         f = float(v)
     except (TypeError, ValueError):
         return DASH
-    if f != f:
+    if isnan(f):
         return DASH
     return f"{f:+.{digits}f}" if sign else f"{f:.{digits}f}"
 
 
 def _ci(est, lo, hi, sign: bool = True) -> str:
-    if any(x is None or x != x for x in (est, lo, hi)):
+    if any(isnan(x) for x in (est, lo, hi)):
         return _num(est, sign=sign)
     if sign:
         return fmt_ci(est, lo, hi)
@@ -37,7 +37,7 @@ def _p(v) -> str:
         f = float(v)
     except (TypeError, ValueError):
         return DASH
-    return DASH if f != f else (f"{f:.2g}" if f < 0.01 else f"{f:.3f}")
+    return DASH if isnan(f) else (f"{f:.2g}" if f < 0.01 else f"{f:.3f}")
 
 
 def headline_table(an: Analysis):
@@ -83,7 +83,7 @@ def attribution_table(attr):
     rows = []
     for _, r in attr.iterrows():
         n = r["n_items"]
-        rows.append([r["da_arm"], r["benchmark"], DASH if n != n or n is None else str(int(n)),
+        rows.append([r["da_arm"], r["benchmark"], DASH if isnan(n) else str(int(n)),
                      _ci(r.get("total"), r.get("total_lo"), r.get("total_hi")),
                      _ci(r.get("data"), r.get("data_lo"), r.get("data_hi")),
                      _ci(r.get("objective"), r.get("objective_lo"), r.get("objective_hi"))])
@@ -150,15 +150,15 @@ def render_markdown(an: Analysis, meta: dict) -> str:
     v = an.verdict
     seeds = ", ".join(f"{a} ({len(s)} seed{'s' if len(s) != 1 else ''})" for a, s in an.n_runs.items())
     out = [f"# ctxbench report: {an.name}", "",
-           f"Store `{meta.get('root', '?')}`, generated {meta.get('generated', '?')}. "
-           f"Arms evaluated: {seeds or 'none'}. Task benchmarks: {', '.join(an.benchmarks) or 'none'}.",
-           "Intervals are 95% two-level (items x seeds) paired bootstrap intervals; p-values are sign-flip "
-           "permutation tests on per-item differences, Holm-corrected across benchmarks.", "",
+           (f"Store `{meta.get('root', '?')}`, generated {meta.get('generated', '?')}. "
+            f"Arms evaluated: {seeds or 'none'}. Task benchmarks: {', '.join(an.benchmarks) or 'none'}."),
+           ("Intervals are 95% two-level (items x seeds) paired bootstrap intervals; p-values are sign-flip "
+            "permutation tests on per-item differences, Holm-corrected across benchmarks."), "",
            "## Verdict", "", f"**{v.label}**: {v.text}" if v else "_(none)_", ""]
     out += ["## Headline (task benchmarks)", "", md_table(headline_table(an))]
     out += ["## Attribution", "",
-            "total = contextrl − grpo = (da − grpo) data effect + (contextrl − da) objective effect; the three "
-            "come from the same resamples, so the point estimates add up exactly (interval endpoints need not).",
+            ("total = contextrl − grpo = (da − grpo) data effect + (contextrl − da) objective effect; the three "
+             "come from the same resamples, so the point estimates add up exactly (interval endpoints need not)."),
             "", md_table(attribution_table(an.attribution))]
     out += ["## Per-benchmark deltas vs grpo", "", md_table(deltas_table(an.deltas))]
     if an.probe_deltas is not None:
@@ -168,17 +168,18 @@ def render_markdown(an: Analysis, meta: dict) -> str:
     if m is None:
         out += ["_(no probe results)_", ""]
     else:
-        ci = "" if m.r_lo != m.r_lo else f" [{m.r_lo:+.2f}, {m.r_hi:+.2f}] (Fisher z)"
-        out += [f"Pearson r = {_num(m.r, 2, sign=True)}{ci}, Spearman ρ = {_num(m.spearman, 2, sign=True)} over "
-                f"{m.n} trained models; descriptive evidence across models, not a causal test.", "",
+        ci = "" if isnan(m.r_lo) else f" [{m.r_lo:+.2f}, {m.r_hi:+.2f}] (Fisher z)"
+        out += [(f"Pearson r = {_num(m.r, 2, sign=True)}{ci}, Spearman ρ = {_num(m.spearman, 2, sign=True)} over "
+                 f"{m.n} trained models; descriptive evidence across models, not a causal test."), "",
                 md_table(mechanism_table(m))]
     out += ["## Training curves (last step)", "", md_table(curves_table(an.curves))]
     if an.published:
         out += ["## Published tables (recomputed)", ""]
         for pub in an.published:
             head, dt = published_tables(pub)
-            out += [f"### {pub.name}", "", "Average = mean over benchmark columns per base model, then over "
-                    "base models (the paper's way). No item rows: no intervals.", "", md_table(head)]
+            out += [f"### {pub.name}", "", ("Average = mean over benchmark columns per base model, then over "
+                                             "base models (the paper's way). No item rows: no intervals."),
+                    "", md_table(head)]
             if pub.attribution:
                 out += ["Paper-style attribution of the averages: " + "; ".join(pub.attribution), ""]
             if dt is not None:

@@ -16,6 +16,7 @@ The averaged row over benchmarks (stats.MEAN_ROW) is used, or the single benchma
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 LABELS = ("objective", "data", "both", "no-gain", "inconclusive", "mixed", "unavailable")
@@ -32,11 +33,19 @@ def fmt_ci(est: float, lo: float, hi: float, digits: int = 3) -> str:
     return f"{est:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
+def isnan(x) -> bool:
+    """True for None, NaN and anything that is not a number."""
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
 def side(lo: float, hi: float) -> str:
     """'above' / 'below' zero, or 'includes' zero (NaN counts as including zero)."""
-    if lo == lo and lo > 0:
+    if not isnan(lo) and lo > 0:
         return "above"
-    if hi == hi and hi < 0:
+    if not isnan(hi) and hi < 0:
         return "below"
     return "includes"
 

@@ -1,0 +1,223 @@
+"""The Streamlit app under AppTest: every page on a missing store, an empty database, a populated
+store, and while ingests publish new snapshots; selectors driven like a user would.
+
+Why: the app is opened next to running ablations, so it must never crash (missing file, empty
+tables, a database replaced under it) and must pick up new data by itself; and the drill-down and
+pair views must escape what they show and keep user input out of SQL.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from ablation_fixture import add_eval_run, make_store
+
+from ctxbench.store import ingest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ("Overview", "Deltas", "Attribution", "Training curves", "Mechanism", "Item drill-down",
+         "Contrastive pairs", "Published tables")
+
+
+def _app(root, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CTXBENCH_ROOT", str(root))
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def _ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _goto(at, page):
+    at.sidebar.radio(key="page").set_value(page).run()
+    _ok(at)
+    return at
+
+
+def _texts(at, kind):
+    return " ".join(str(e.value) for e in getattr(at, kind))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app") / "runs"
+    make_store(root, n_items=16)
+    return root
+
+
+def test_missing_store_explains_how_to_create_one(tmp_path, monkeypatch):
+    at = _app(tmp_path / "nothing-here", monkeypatch)
+    at.run()
+    _ok(at)
+    assert "No database at" in _texts(at, "info") and "ctxbench run-ablation" in _texts(at, "info")
+
+
+def test_empty_database_every_page(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    ingest(root, progress=False)  # a database with every table and no rows
+    at = _app(root, monkeypatch)
+    at.run()
+    for page in PAGES:
+        _goto(at, page)
+        assert at.info, page
+    assert "no ablation yet" in _texts(at, "info")
+    _goto(at, "Contrastive pairs")
+    assert "No contrastive pairs" in _texts(at, "info")
+
+
+def test_populated_store_every_page_and_selectors(store, monkeypatch):
+    at = _app(store, monkeypatch)
+    at.run()
+    _ok(at)
+    assert "Verdict: " in _texts(at, "success") + _texts(at, "warning")
+    assert len(at.get("plotly_chart")) == 1 and at.sidebar.selectbox(key="ablation").value == "abl-test"
+    for page in PAGES:
+        _goto(at, page)
+        if page not in ("Item drill-down", "Contrastive pairs"):
+            assert at.get("plotly_chart"), page
+
+    _goto(at, "Deltas")
+    at.multiselect(key="delta_arms").unselect("base").run()
+    _ok(at)
+    assert "base" not in set(at.dataframe[0].value["arm"])
+    _goto(at, "Attribution")
+    at.selectbox(key="attr_benchmark").select("niah").run()
+    _ok(at)
+    _goto(at, "Training curves")
+    at.multiselect(key="curve_names").set_value(["KL"]).run()
+    _ok(at)
+    assert set(at.dataframe[0].value["curve"]) == {"KL"}
+
+
+def test_item_drilldown_shows_every_arm_and_seed_with_evidence(store, monkeypatch):
+    at = _app(store, monkeypatch)
+    at.run()
+    _goto(at, "Item drill-down")
+    at.selectbox(key="item_benchmark").select("niah").run()
+    at.selectbox(key="item_id").select("niah-003").run()
+    _ok(at)
+    (box,) = at.get("html")
+    body = box.proto.body
+    assert '<mark class="evidence"' in body and "The special magic number for city3 is 1003.</mark>" in body
+    assert "&lt;ctx&gt;" in body and "<ctx>" not in body  # context text is escaped
+    outputs = [c.proto.code_text for c in at.get("code")]
+    assert len(outputs) == 4 * 3 + 1  # every arm x seed, plus the base model
+    heads = _texts(at, "markdown")
+    for arm in ("base", "grpo", "da-sft", "da-rl", "contextrl"):
+        assert f"**{arm}**" in heads
+    assert "✓ right" in heads or "✗ wrong" in heads
+    at.checkbox(key="item_disagree").check().run()
+    _ok(at)
+    at.selectbox(key="item_benchmark").select("probe").run()  # the probe's A/B items drill down too
+    _ok(at)
+
+
+def test_pair_browser_diff_and_parameterised_search(store, monkeypatch):
+    at = _app(store, monkeypatch)
+    at.run()
+    _goto(at, "Contrastive pairs")
+    at.selectbox(key="pair_split").select("test").run()
+    _ok(at)
+    assert all(int(p.split("-")[1]) % 3 == 0 for p in at.selectbox(key="pair_id").options)
+    at.selectbox(key="pair_id").select("pair-003").run()
+    left, right = (h.proto.body for h in at.get("html"))
+    assert "<del" in left and ">CHANGED</ins>" in right and "103</del>" in left and "203</ins>" in right
+    at.text_input(key="pair_search").input("x' OR 1=1; DROP TABLE pairs; --").run()
+    _ok(at)
+    assert "No pair matches" in _texts(at, "info")
+    at.text_input(key="pair_search").input("100_%").run()  # LIKE wildcards are matched literally
+    _ok(at)
+    assert "No pair matches" in _texts(at, "info")
+    at.selectbox(key="pair_split").select("(all)").run()
+    at.text_input(key="pair_search").input("pair-01").run()
+    _ok(at)
+    assert at.selectbox(key="pair_id").options == [f"pair-{i:03d}" for i in range(10, 20)]
+
+
+def test_sidebar_root_switches_store(tmp_path, store, monkeypatch):
+    at = _app(tmp_path / "none", monkeypatch)
+    at.run()
+    assert "No database at" in _texts(at, "info")
+    at.sidebar.text_input(key="root").input(str(store)).run()
+    _ok(at)
+    assert at.sidebar.selectbox(key="ablation").value == "abl-test"
+
+
+def test_app_while_ingest_publishes_new_snapshots(tmp_path, monkeypatch):
+    """A writer thread adds eval runs and ingests (publishing a new database file each time) while
+    the app is driven through every page; afterwards the app shows the new runs without a restart."""
+    root = tmp_path / "runs"
+    make_store(root, n_items=6, published=False, train_steps=3)
+    errors: list[BaseException] = []
+    published = []
+
+    def writer():
+        try:
+            for i in range(4):
+                add_eval_run(root, arm=("grpo", "contextrl")[i % 2], seed=10 + i, n_items=6, t=5000 + i)
+                ingest(root, progress=False)
+                published.append(i)
+                time.sleep(0.3)  # let the app run pages between publications
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    at = _app(root, monkeypatch)
+    at.run()
+    first = at.sidebar.caption[0].value
+    th = threading.Thread(target=writer, daemon=True)
+    th.start()
+    passes, seen = 0, []
+    while th.is_alive() or passes < 1:
+        for page in PAGES:
+            _goto(at, page)
+            seen.append(at.sidebar.caption[0].value)
+        passes += 1
+    th.join(60)
+    assert not errors, errors
+    assert len(published) == 4
+    _goto(at, "Overview")
+    assert at.sidebar.caption[0].value != first  # new runs are visible without restarting the app
+    assert at.sidebar.caption[0].value.startswith(f"{int(first.split()[0]) + 4} runs")
+    assert len(set(seen)) >= 2, seen
+
+
+# ------------------------------------------------------------------------- diffview (pure functions)
+
+def test_word_diff_round_trips_and_escapes():
+    import re
+
+    from ctxbench.diffview import diff_html, tokens, word_diff
+
+    a = "The key <b>is</b> 100 &  it's  here.\n next"
+    b = "The lock <b>is</b> 200 &  it's  here.\n next"
+    assert "".join(tokens(a)) == a
+    ops = word_diff(a, b)
+    assert "".join(x for _, x, _ in ops) == a and "".join(y for _, _, y in ops) == b
+    ha, hb, n = diff_html(a, b)
+    assert n == 2 and "<b>" not in ha and "&lt;b&gt;" in ha and "&amp;" in hb
+    assert re.findall(r"<del[^>]*>(.*?)</del>", ha) == ["key", "100"]
+    assert re.findall(r"<ins[^>]*>(.*?)</ins>", hb) == ["lock", "200"]
+    assert diff_html("same", "same")[2] == 0
+
+
+def test_evidence_spans_from_each_benchmark_convention():
+    from ctxbench.diffview import Span, evidence_spans, highlight_html
+
+    text = "0123456789<x>abcdefghij"
+    assert evidence_spans({"needle_span": [10, 13]}, text)[0] == [Span(10, 13, "evidence")]
+    assert evidence_spans({"decisive_char_span": [0, 2]}, text)[0] == [Span(0, 2, "evidence")]
+    spans, notes = evidence_spans({"evidence_spans": [[1, 3], [5, 99]], "distractor_spans": [[2, 8]]}, text)
+    assert spans == [Span(1, 3, "evidence"), Span(2, 8, "distractor")] and "outside the context" in notes[0]
+    assert evidence_spans({"decisive_text": "<x>"}, text)[0] == [Span(10, 13, "evidence")]  # located by search
+    html = highlight_html(text, spans)
+    # evidence wins where it overlaps the distractor; every character is kept and escaped
+    assert html.count("<mark") == 1 and ">12</mark>" in html and ">34567</span>" in html and "&lt;x&gt;" in html
+    long = "a" * 100_000 + "NEEDLE" + "b" * 100_000
+    cut = highlight_html(long, [Span(100_000, 100_006, "evidence")], max_chars=10_000, radius=50)
+    assert ">NEEDLE</mark>" in cut and len(cut) < 1_000 and "[… 99950 characters …]" in cut
