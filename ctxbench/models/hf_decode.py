@@ -14,9 +14,14 @@ applied only at the positions that predict a scored token (peer-baselines §6: 3
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable, Sequence
 
 import torch
+
+# Architectures whose decoder layers are `x + self_attn(...)` (ending in o_proj) then `x + mlp(...)`
+# on [batch, seq, dim] tensors, so the last layer can be cut to the last position (see below).
+PRUNABLE = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "smollm3"}
 
 
 def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,6 +52,48 @@ def decoder_and_head(model):
     if body is None or not callable(body):
         body = model.get_decoder()
     return body, model.get_output_embeddings()
+
+
+@contextmanager
+def last_position_only(model):
+    """While active, the LAST decoder layer computes its o_proj and MLP only at the last position.
+
+    A prefill needs every position's keys/values in every layer (for later tokens) but the final
+    hidden state only at the last position; the last layer's o_proj + MLP outputs elsewhere feed
+    nothing. Skipping them saves ~1/L of the prefill FLOPs. Positions other than the last then hold
+    garbage in the returned hidden states, so callers read only [:, -1]. No-op for architectures not
+    in PRUNABLE (MoE layers and others whose blocks do not fit the pattern).
+    """
+    body = getattr(model, "model", None)
+    layers = getattr(body, "layers", None)
+    if getattr(model.config, "model_type", None) not in PRUNABLE or not layers:
+        yield
+        return
+    last = layers[-1]
+    targets = [getattr(last, "mlp", None), getattr(getattr(last, "self_attn", None), "o_proj", None)]
+    handles = []
+    for mod in targets:
+        if not isinstance(mod, torch.nn.Module):
+            continue
+        shape: dict = {}
+
+        def pre(_m, args, shape=shape):
+            x = args[0]
+            if x.dim() != 3 or x.shape[1] == 1:
+                return None
+            shape["s"] = x.shape
+            return (x[:, -1:],) + tuple(args[1:])
+
+        def post(_m, _args, out, shape=shape):
+            s = shape.pop("s", None)
+            return out.expand(s[0], s[1], out.shape[-1]) if s is not None else None
+
+        handles += [mod.register_forward_pre_hook(pre), mod.register_forward_hook(post)]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def head_logits(model, head, hidden: torch.Tensor) -> torch.Tensor:
@@ -103,8 +150,9 @@ def decode(
     ids, mask = left_pad(seqs, pad_id, device)
     pos = positions(mask)
     cache = new_cache(model)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                use_cache=True, logits_to_keep=1)
+    with last_position_only(model):
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                    use_cache=True, logits_to_keep=1)
     logits = out.logits[:, -1, :].float()
     if repeats > 1:
         fan = torch.arange(len(seqs), device=device).repeat_interleave(repeats)
@@ -163,8 +211,9 @@ def score_shared_prefix(
     ids, mask = left_pad(contexts, pad_id, device)
     pos = positions(mask)
     cache = new_cache(model)
-    h_ctx = body(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                 use_cache=True).last_hidden_state[:, -1, :]
+    with last_position_only(model):
+        h_ctx = body(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                     use_cache=True).last_hidden_state[:, -1, :]
     slots = [(b, k) for b, conts in enumerate(continuations) for k in range(len(conts))]
     owner = [b for b, _ in slots]
     flat = [list(c) for conts in continuations for c in conts]
