@@ -1,5 +1,6 @@
 """The real app in a real browser: `streamlit run app.py` on a populated store, headless Chromium
-driven over the DevTools protocol, the delta chart must be rendered (an SVG plot, not just a div).
+driven over the DevTools protocol, the delta chart must be rendered (an SVG plot, not just a div), and
+a snapshot published by ingest afterwards must appear in the open page without a reload.
 
 Why beside the AppTest tests: AppTest runs the script but renders nothing; this catches a page that
 builds fine and then shows a blank chart (missing plotly bundle, a front-end error). Needs Debian's
@@ -93,7 +94,7 @@ def served_app(tmp_path):
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait(lambda: _get(f"http://127.0.0.1:{port}/_stcore/health") == "ok", 60, "streamlit health", proc)
-        yield f"http://127.0.0.1:{port}/"
+        yield f"http://127.0.0.1:{port}/", root
     finally:
         proc.terminate()
         try:
@@ -142,9 +143,17 @@ RENDERED = """(() => {
 })()"""
 
 
+RUNS = "(() => { const m = document.body.innerText.match(/(\\d+) runs ·/); return m ? m[1] : null })()"
+
+
 def test_delta_chart_renders_in_chromium(served_app, browser, tmp_path):
+    from ablation_fixture import add_eval_run
+
+    from ctxbench.store import ingest
+
+    url, root = served_app
     browser.call("Page.enable")
-    browser.call("Page.navigate", url=served_app)
+    browser.call("Page.navigate", url=url)
     state = _wait(lambda: (s := browser.eval(RENDERED)) and s["rendered"] >= 1 and s["has_verdict"] and s,
                   60, "the rendered delta chart")
     time.sleep(1.0)  # let the layout settle before the screenshot
@@ -159,3 +168,9 @@ def test_delta_chart_renders_in_chromium(served_app, browser, tmp_path):
     n_points = browser.eval("document.querySelectorAll('.js-plotly-plot .scatterlayer .point').length")
     assert n_points >= 12, n_points
     print(f"screenshot: {out}")
+    # a new snapshot published by ingest shows up in the open page by itself (the app polls snapshot_id)
+    before = browser.eval(RUNS)
+    add_eval_run(root, arm="grpo", seed=11)
+    ingest(root, progress=False)
+    after = _wait(lambda: (v := browser.eval(RUNS)) and v != before and v, 30, "the page to show the new run")
+    assert int(after) == int(before) + 1
