@@ -153,12 +153,13 @@ class HFBackend(TextSide):
     name = "hf"
 
     def __init__(self, model, tokenizer, *, identity: str, max_context: int, batch_size: int = 8,
-                 progress: bool | Callable[[int], Any] | None = None):
+                 decode_batch: int = 64, progress: bool | Callable[[int], Any] | None = None):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.identity = identity
         self.max_context_tokens = int(max_context)
-        self.batch_size = int(batch_size)
+        self.batch_size = int(batch_size)  # prompts prefilled / contexts scored together
+        self.decode_batch = max(int(decode_batch), self.batch_size)  # rows decoded together
         self.progress = progress
         self.device = next(model.parameters()).device
         eos = {tokenizer.eos_token_id}
@@ -179,7 +180,7 @@ class HFBackend(TextSide):
             raise CtxbenchError(f"device {options.device!r} asked for, but torch sees no CUDA device")
         model, tok, resolved = load_model_and_tokenizer(resolved, dtype=options.dtype, device=options.device)
         return cls(model, tok, identity=resolved.identity, max_context=resolved.max_context,
-                   batch_size=options.batch_size, progress=progress)
+                   batch_size=options.batch_size, decode_batch=options.decode_batch, progress=progress)
 
     def _decode_text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -190,7 +191,7 @@ class HFBackend(TextSide):
         texts, encs = self.encode_prompts(prompts, cfg.max_new_tokens)
         sampled = cfg.temperature > 0
         reps = cfg.n if sampled else 1
-        per_batch = max(1, self.batch_size // reps)
+        per_batch = max(1, self.decode_batch // reps)
         order = sorted(range(len(encs)), key=lambda i: -len(encs[i]))
         results: list[list[Completion]] = [[] for _ in encs]
         stop_fn = self._stop_checker(cfg.stop)
@@ -206,6 +207,7 @@ class HFBackend(TextSide):
                     self.model, [encs[i] for i in batch], pad_id=self.pad_id, eos_ids=self.eos_ids,
                     max_new_tokens=cfg.max_new_tokens, repeats=reps, temperature=cfg.temperature,
                     top_p=cfg.top_p, top_k=cfg.top_k, generators=gens, stop_fn=stop_fn,
+                    prefill_batch=self.batch_size,
                 )
                 for b, i in enumerate(batch):
                     outs = [self._completion(*rows[b * reps + j], len(encs[i]), cfg.stop) for j in range(reps)]

@@ -22,7 +22,8 @@ BackendName = Literal["hf", "vllm", "auto"]
 class BackendOptions:
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     device: str = "cpu"                # hf: "cpu", "cuda", "cuda:1" ...
-    batch_size: int = 8                # hf: sequences decoded / contexts scored together
+    batch_size: int = 8                # hf: prompts prefilled / contexts scored together
+    decode_batch: int = 64             # hf: sequences decoded together (after chunked prefill)
     threads: int | None = None         # hf on CPU: torch.set_num_threads
     tensor_parallel_size: int = 1      # vllm
     gpu_memory_utilization: float = 0.85  # vllm
@@ -31,8 +32,8 @@ class BackendOptions:
     seed: int = 0                      # vllm engine seed (per-request seeds come from GenConfig)
 
     def __post_init__(self):
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        if self.batch_size < 1 or self.decode_batch < 1:
+            raise ValueError("batch_size and decode_batch must be >= 1")
         if self.threads is not None and self.threads < 1:
             raise ValueError("threads must be >= 1")
         if not 0 < self.gpu_memory_utilization <= 1:

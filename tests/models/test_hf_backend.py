@@ -38,7 +38,8 @@ def be():
 
 
 def clone(be, **kw):
-    args = dict(identity=be.identity, max_context=be.max_context_tokens, batch_size=be.batch_size)
+    args = dict(identity=be.identity, max_context=be.max_context_tokens, batch_size=be.batch_size,
+                decode_batch=be.decode_batch)
     args.update(kw)
     tok = args.pop("tokenizer", be.tokenizer)
     return HFBackend(be.model, tok, **args)
@@ -74,12 +75,14 @@ def test_render_with_chat_template(be):
 def test_decode_loop_equals_hf_generate(be):
     tok, model = be.tokenizer, be.model
     encs = be._encode_many(TEXTS)
-    mine = hf_decode.decode(model, encs, pad_id=be.pad_id, eos_ids=be.eos_ids, max_new_tokens=10)
     ids, mask = hf_decode.left_pad(encs, be.pad_id, "cpu")
     ref = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=10, do_sample=False,
                          pad_token_id=be.pad_id, eos_token_id=sorted(be.eos_ids))
-    for (tokens, steps, finish), row in zip(mine, ref[:, ids.shape[1]:].tolist()):
-        assert tokens == row and steps == 10 and finish == "length"
+    for chunk in (None, 2):  # one prefill, or chunked prefill with caches of different widths merged
+        mine = hf_decode.decode(model, encs, pad_id=be.pad_id, eos_ids=be.eos_ids, max_new_tokens=10,
+                                prefill_batch=chunk)
+        for (tokens, steps, finish), row in zip(mine, ref[:, ids.shape[1]:].tolist()):
+            assert tokens == row and steps == 10 and finish == "length"
 
 
 def test_greedy_generate_equals_hf_generate_text_in_input_order(be):
@@ -96,8 +99,9 @@ def test_length_sorted_batching_restores_order(be):
     prompts = [Prompt.of(t) for t in TEXTS]
     cfg = GenConfig(max_new_tokens=6)
     alone = [clone(be, batch_size=1).generate([p], cfg)[0][0].text for p in prompts]
-    for bs in (2, 3, 8):
-        assert [c[0].text for c in clone(be, batch_size=bs).generate(prompts, cfg)] == alone
+    for bs, dec in ((2, 2), (3, 64), (2, 4), (8, 8)):
+        got = clone(be, batch_size=bs, decode_batch=dec).generate(prompts, cfg)
+        assert [c[0].text for c in got] == alone
     assert [c[0].text for c in be.generate(prompts[::-1], cfg)] == alone[::-1]
 
 
@@ -141,7 +145,7 @@ def test_sampling_is_seeded_and_batch_independent(be):
     b = be.generate(prompts, cfg)
     assert [[c.text for c in r] for r in a] == [[c.text for c in r] for r in b]
     assert all(len(r) == 4 for r in a) and len({c.text for c in a[0]}) > 1
-    alone = clone(be, batch_size=4).generate(prompts[2:], cfg)
+    alone = clone(be, batch_size=1, decode_batch=4).generate(prompts[2:], cfg)
     assert [c.text for c in alone[0]] == [c.text for c in a[2]]
     other = be.generate(prompts, GenConfig(max_new_tokens=8, temperature=1.0, n=4, seed=8))
     assert [c.text for c in other[0]] != [c.text for c in a[0]]
@@ -157,7 +161,7 @@ def test_top_k_1_and_tiny_top_p_sample_the_greedy_path(be):
 
 def test_greedy_n_copies_and_progress_callback(be):
     seen = []
-    cb = clone(be, batch_size=2, progress=seen.append)
+    cb = clone(be, batch_size=2, decode_batch=2, progress=seen.append)
     out = cb.generate([Prompt.of(t) for t in TEXTS], GenConfig(max_new_tokens=4, n=3))
     assert all(len(r) == 3 and len({c.text for c in r}) == 1 for r in out)
     assert sum(seen) == len(TEXTS)
