@@ -26,6 +26,20 @@ def text(value: str) -> Part:
     return {"type": "text", "value": value}
 
 
+def image(path: str) -> Part:
+    """An image part: `path` is a file in the content-addressed store (ctxbench.images.put_image)."""
+    return {"type": "image", "value": str(path)}
+
+
+def _hashable(part: Part) -> Part:
+    """Image parts hash by content, not by where the cache happens to live on this machine."""
+    if part.get("type") == "image":
+        from ..images import image_key
+
+        return {"type": "image", "value": image_key(part["value"])}
+    return part
+
+
 @dataclass(frozen=True)
 class Item:
     """One benchmark item.
@@ -48,7 +62,8 @@ class Item:
 
     @property
     def prompt_hash(self) -> str:
-        return stable_hash({"prompt": list(self.prompt), "prefill": self.prefill, "choices": self.choices})
+        return stable_hash({"prompt": [_hashable(p) for p in self.prompt], "prefill": self.prefill,
+                            "choices": self.choices})
 
     def prompt_text(self) -> str:
         """The text parts joined (what a text-only model sees)."""
