@@ -42,9 +42,12 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The data budget, explicit. With total_instances > 0 the trainer takes
-    round(total_instances * pair_share) pairs and the rest as task items (the paper equalises totals:
-    7k tasks + 1k pairs vs 8k); 0 means every train-split item and pair available."""
+    """The data budget, explicit (every arm gets the same pools; the paper's ratio is 15%).
+
+    total_instances > 0: round(total_instances * pair_share) pairs, the rest task items.
+    total_instances = 0, pair_share > 0: every train-split task item, plus pairs making up pair_share
+    of the total. Both 0: every train-split task item and pair. Too few available is a DataError;
+    the pools are evenly spread subsets, so they do not depend on the seed."""
 
     tasks: tuple[str, ...] = ()
     pairs: str = ""                       # pairs JSONL (ctxbench.pairs.save_pairs format)

@@ -152,17 +152,22 @@ def build_pools(cfg: TrainConfig, count_tokens: Callable[[str], int],
             raise DataError(f"{cfg.data.pairs}: no pairs with split {cfg.data.pair_split!r}")
     elif cfg.objective.name != "grpo":
         raise DataError(f"objective {cfg.objective.name!r} needs contrastive pairs: set data.pairs to a pairs JSONL")
+    share = cfg.data.pair_share
     if cfg.data.total_instances:
-        n_pairs = round(cfg.data.total_instances * cfg.data.pair_share) if pairs else 0
+        n_pairs = round(cfg.data.total_instances * share) if pairs else 0
         n_tasks = cfg.data.total_instances - n_pairs
-        if len(tasks) < n_tasks or len(pairs) < n_pairs:
-            raise DataError(
-                f"data budget total_instances={cfg.data.total_instances}, pair_share={cfg.data.pair_share} needs "
-                f"{n_tasks} task items and {n_pairs} pairs, but only {len(tasks)} and {len(pairs)} are available; "
-                "lower data.total_instances (or set it to 0 to use everything)"
-            )
-        tasks = [tasks[int(i * len(tasks) / n_tasks)] for i in range(n_tasks)] if n_tasks else []
-        pairs = [pairs[int(i * len(pairs) / n_pairs)] for i in range(n_pairs)] if n_pairs else []
+    elif share and pairs:  # every task item, plus pairs making up `share` of the total
+        n_tasks, n_pairs = len(tasks), round(len(tasks) * share / (1 - share))
+    else:
+        n_tasks, n_pairs = len(tasks), len(pairs)
+    if len(tasks) < n_tasks or len(pairs) < n_pairs:
+        raise DataError(
+            f"data budget (total_instances={cfg.data.total_instances}, pair_share={share}) needs {n_tasks} task "
+            f"items and {n_pairs} pairs, but only {len(tasks)} and {len(pairs)} are available; lower "
+            "data.total_instances / data.pair_share or build more pairs"
+        )
+    tasks = [tasks[int(i * len(tasks) / n_tasks)] for i in range(n_tasks)] if n_tasks else []
+    pairs = [pairs[int(i * len(pairs) / n_pairs)] for i in range(n_pairs)] if n_pairs else []
     if not tasks:
         raise DataError("no task items left after the data budget and the prompt-length filter")
     fp = stable_hash({"tasks": [t.key for t in tasks], "prompts": stable_hash([t.text + t.prefill for t in tasks]),

@@ -17,7 +17,10 @@ from .modeling import Encoded, encode_prompts, model_device
 
 def sample_next(logits: torch.Tensor, temperature: float, top_p: float, top_k: int,
                 generator: torch.Generator) -> torch.Tensor:
-    """One token per row from temperature / top-k / top-p filtered logits [B, V] -> [B]."""
+    """One token per row from temperature / top-k / top-p filtered logits [B, V] -> [B]; greedy when
+    temperature is 0."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
     logits = logits.float() / temperature
     if top_k and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
@@ -28,8 +31,10 @@ def sample_next(logits: torch.Tensor, temperature: float, top_p: float, top_k: i
         drop = probs.cumsum(-1) - probs > top_p  # keep the smallest prefix whose mass reaches top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    # inverse-CDF sampling: one uniform per row (torch.multinomial is ~10x slower at vocab 8k on CPU)
+    cdf = torch.softmax(logits, dim=-1).cumsum(-1)
+    u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u).squeeze(-1).clamp(max=cdf.shape[-1] - 1)
 
 
 @torch.no_grad()

@@ -84,3 +84,31 @@ def max_weight_diff(a, b) -> float:
     wa, wb = weights(a), weights(b)
     assert wa.keys() == wb.keys()
     return max(float((wa[k] - wb[k]).abs().max()) for k in wa)
+
+
+def heldout_reward(model, tok, bench, max_new_tokens: int = 3, limit: int = 128) -> float:
+    """Mean greedy reward on the benchmark's held-out (test-split) items."""
+    import torch
+
+    from ctxbench.benchmarks.base import LoadContext, split_of
+    from trainers.modeling import encode, left_pad, pad_id, render
+    from trainers.rollout import decode_rows, sample
+
+    items = [it for it in bench.load(LoadContext()) if split_of(it) == "test"][:limit]
+    ids, mask = left_pad([encode(tok, render(tok, it.prompt_text(), it.prefill)) for it in items], pad_id(tok))
+    out, omask = sample(model, ids, mask, 1, max_new_tokens, eos_id=tok.eos_token_id, pad_id=pad_id(tok),
+                        generator=torch.Generator().manual_seed(0), temperature=0.0)
+    texts, _ = decode_rows(tok, out, omask, [()] * len(items), tok.eos_token_id)
+    return sum(bench.score(it, t).score for it, t in zip(items, texts)) / len(items)
+
+
+def heldout_selection_accuracy(model, tok, pairs) -> float:
+    """Share of held-out pairs (both A/B orders) whose correct letter has the larger logit."""
+    import torch
+
+    from trainers.objectives import ChoiceScorer
+
+    draws = [(p, pf) for p in pairs for pf in (True, False)]
+    with torch.no_grad():
+        m = ChoiceScorer(tok).margins(model, draws)
+    return float((m > 0).float().mean())
