@@ -1,0 +1,302 @@
+"""`ctxbench train`: train one arm (GRPO / ContextRL / DA-RL / DA-SFT) and write transformers checkpoints.
+
+A thin wrapper over the compact trainers (trainers/): it resolves one TrainConfig (recipe defaults, then
+the --config file, then flags), runs the shared warm-up SFT when the config enables it (cached under the
+run root by its key, so every arm and seed starts from the same checkpoint), trains with a progress bar,
+ingests the run's shards (per-step metrics, checkpoint and run rows) and prints the final checkpoint
+folder, which `ctxbench eval --ckpt` and `ctxbench probe --ckpt` score.
+
+Why resume is the default: a killed or preempted run re-run with the same settings continues from its
+last complete checkpoint (a finished run trains nothing), and a run whose config, objective or data
+changed under the same run name is refused in one line instead of silently starting over or mixing runs.
+The run name defaults to objective-model-seed-<config hash>, so a changed config normally becomes a new
+run; the refusal guards an explicit --run-name and pair or task data that changed behind the same path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+# Trained on when neither --tasks nor the config names any (the embedded ablation's tasks).
+DEFAULT_TASKS = ("trace-qa", "tool-trace")
+RESUME_HELP = ("auto: continue from the last complete checkpoint of this run (default; refuses a changed "
+               "config, objective or data); never: discard this run's checkpoints and start over; or a "
+               "checkpoint folder to start from")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train one arm (grpo, contextrl, da-rl, da-sft) and write checkpoints",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train one arm with the shared GRPO loop and write transformers checkpoints under\n"
+                    "<root>/train/<run>/checkpoints/step-NNNNNNN/ (atomic: MANIFEST.json with sha256s is\n"
+                    "written last). Settings: the recipe's defaults, then --config, then the flags below.\n"
+                    "The warm-up SFT (tiny recipe) runs once and is shared by every arm and seed. A re-run\n"
+                    "with the same settings resumes (a finished run just reports) instead of starting over.\n"
+                    "Metrics, checkpoint and run rows are ingested into the store for report and app.",
+        epilog="examples:\n"
+               "  ctxbench train --objective grpo --model tiny --seed 0\n"
+               "  ctxbench train --objective contextrl --seed 1 --pairs runs/pairs/trajectory-xxxx/pairs.jsonl \\\n"
+               "      --set objective.ca_coef=0.05 --max-steps 20\n"
+               "  ctxbench train --config ablations/embedded.toml --objective da-rl   # its [train] table\n"
+               "  ctxbench eval --ckpt <printed checkpoint folder> --suite embedded-long")
+    p.add_argument("--objective", metavar="NAME",
+                   help="the arm: grpo, contextrl, da-rl or da-sft (default: the config's, else grpo)")
+    p.add_argument("--model", metavar="PRESET|hf:PATH",
+                   help="starting model: a preset (tiny, smollm2-135m) or hf:PATH (default: the config's, else tiny)")
+    p.add_argument("--seed", type=int, help="training seed (default: the config's, else 0)")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML with TrainConfig keys (top level, or an ablation spec's [train] table); "
+                        "unknown keys are errors")
+    p.add_argument("--recipe", metavar="NAME",
+                   help="defaults to start from: tiny (CPU, warm-up SFT on), paper-agentic, paper-multimodal")
+    p.add_argument("--tasks", metavar="A,B", help=f"benchmarks to train on (default: the config's, else "
+                                                   f"{','.join(DEFAULT_TASKS)})")
+    p.add_argument("--pairs", metavar="FILE", help="contrastive pairs JSONL (`ctxbench pairs build`); default for "
+                                                   "the pair-using arms: build the default trajectory pairs")
+    p.add_argument("--max-steps", type=int, metavar="N", help="rollout steps (default: epochs over the task pool)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="override any config key by its dotted path, value in TOML syntax "
+                        "(e.g. --set optim.lr=1e-4 --set rollout.group_size=4); repeatable")
+    p.add_argument("--run-name", metavar="NAME", help="run folder name (default: objective-model-seed-<config hash>)")
+    p.add_argument("--resume", default="auto", metavar="auto|never|PATH", help=RESUME_HELP)
+    p.add_argument("--stop-after", type=int, metavar="STEP",
+                   help="stop with a checkpoint after this step, as a preemption would (a re-run continues)")
+    p.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+# ------------------------------------------------------------------------------------------ config
+
+def parse_sets(values: list[str]) -> dict:
+    """['optim.lr=1e-4', 'data.tasks=["niah"]'] -> {'optim.lr': 1e-4, ...}; a bare word is a string."""
+    import tomllib
+
+    from ..errors import ConfigError
+
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optim.lr=1e-4")
+        try:
+            out[key] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = raw  # an unquoted string such as a model name
+    return out
+
+
+def read_config_file(path: str) -> dict:
+    from ..config import read_toml
+
+    data = read_toml(path)
+    if isinstance(data.get("train"), dict):  # an ablation spec: take its [train] table
+        data = data["train"]
+    return data
+
+
+def check_objective(name: str) -> None:
+    from typing import get_args
+
+    from ..errors import ConfigError, did_you_mean
+    from trainers.config import ObjectiveName
+
+    valid = get_args(ObjectiveName)
+    if name not in valid:
+        raise ConfigError(f"--objective: unknown objective {name!r}{did_you_mean(name, valid)}")
+
+
+def _has(d: dict, dotted: str) -> bool:
+    node = d
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return node not in (None, "", [], ())
+
+
+def flag_overrides(args: argparse.Namespace) -> dict:
+    """Flags as dotted overrides (None = not given); --set first so that the named flags win."""
+    model = args.model
+    if model and model.startswith("hf:"):  # store an absolute path: the run must not depend on the cwd
+        model = "hf:" + str(Path(model[3:]).expanduser().resolve())
+    over = parse_sets(args.sets)
+    named = {
+        "objective.name": args.objective, "model": model, "seed": args.seed, "recipe": args.recipe,
+        "max_steps": args.max_steps, "run_name": args.run_name,
+        "data.tasks": [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None,
+        "data.pairs": str(Path(args.pairs).resolve()) if args.pairs else None,
+    }
+    over.update({k: v for k, v in named.items() if v is not None})
+    if args.quiet:
+        over["progress"] = False
+    return over
+
+
+def build_config(args: argparse.Namespace, root: Path):
+    """The resolved TrainConfig: recipe, then --config, then flags. Errors name the file or the flag."""
+    from ..errors import ConfigError, CtxbenchError
+    from trainers.config import _deep_merge, _dotted, make_config
+
+    if args.objective is not None:
+        check_objective(args.objective)
+    base = read_config_file(args.config) if args.config else {}
+    over = flag_overrides(args)
+    if args.pairs and not Path(args.pairs).exists():
+        raise CtxbenchError(f"--pairs: file not found: {args.pairs} (build one with `ctxbench pairs build`)")
+    merged = _deep_merge(base, _dotted(over))
+    if not _has(merged, "data.tasks"):
+        over["data.tasks"] = list(DEFAULT_TASKS)
+    try:
+        cfg = make_config(base, **over)
+    except ConfigError as e:
+        if args.config:
+            try:
+                make_config(base)
+            except ConfigError as e_file:
+                raise ConfigError(f"{args.config}: {e_file}") from None
+        raise ConfigError(f"command-line options: {e}") from None
+    if cfg.objective.name != "grpo" and not cfg.data.pairs:
+        cfg = _with_default_pairs(cfg, root, progress=cfg.progress)
+    return cfg
+
+
+def _with_default_pairs(cfg, root: Path, progress: bool):
+    """The pair-using arms need pairs: build (or reuse) the default trajectory pairs, as `probe` does."""
+    from dataclasses import replace
+
+    from ..pairs.build import PairsConfig, build_pairs
+
+    res = build_pairs(PairsConfig(), root, progress=progress)
+    print(f"pairs: default trajectory build {res.build_id} ({res.n_train} train) -> {res.path}", file=sys.stderr)
+    return replace(cfg, data=replace(cfg.data, pairs=str(Path(res.path).resolve())))
+
+
+# ------------------------------------------------------------------------------------------ resume
+
+def _flat(d, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_changes(old: dict, new: dict, limit: int = 4) -> list[str]:
+    """'optim.lr 0.001 -> 0.0005' for each dotted key whose value differs (operational fields ignored)."""
+    from trainers.config import OPERATIONAL_FIELDS
+
+    a = _flat(json.loads(json.dumps(old, default=str)))
+    b = _flat(json.loads(json.dumps(new, default=str)))
+    keys = sorted(k for k in a.keys() | b.keys() if k.split(".")[0] not in OPERATIONAL_FIELDS and a.get(k) != b.get(k))
+    out = [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in keys[:limit]]
+    if len(keys) > limit:
+        out.append(f"and {len(keys) - limit} more")
+    return out
+
+
+def refusal_message(trainer, resume: str, err: Exception) -> str:
+    """One line saying what changed since the checkpoint and what to do about it."""
+    from ..config import to_dict
+    from trainers import checkpoint as ck
+
+    labels = {"config_fingerprint": "training config", "objective_fingerprint": "objective",
+              "data_fingerprint": "training data (tasks, pairs or budget)", "init_identity": "starting model"}
+    try:
+        folder = ck.find_resume(trainer.ckpt_root) if resume == "auto" else Path(resume)
+        meta = json.loads((folder / ck.META).read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - fall back to the trainer's own words
+        return " ".join(str(err).split())
+    changed = [labels.get(k, k) for k, v in trainer.expected.items() if meta.get(k) != v]
+    details = config_changes(meta.get("config", {}), to_dict(trainer.cfg))
+    return (f"cannot resume run {trainer.run_id} from {folder}: the {', '.join(changed) or 'run'} changed"
+            + (f" ({'; '.join(details)})" if details else "")
+            + "; use --run-name NEW for a separate run, --resume never to retrain this run from scratch, "
+              "or restore the original settings")
+
+
+# ------------------------------------------------------------------------------------------ run
+
+@contextlib.contextmanager
+def _hf_bars(enabled: bool):
+    """With --quiet, also silence transformers' own load/save progress bars (restored afterwards)."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    if not enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was and not enabled:
+            hf_logging.enable_progress_bar()
+
+
+def summary_line(res, trainer, cfg, seconds: float, already_done: bool) -> str:
+    hist = res.metrics
+    parts = [f"trained {res.run_id}: objective {cfg.objective.name}, model {cfg.model}, seed {cfg.seed}",
+             f"step {res.final_step}/{trainer.total_steps}"]
+    if already_done:
+        parts.append("already complete, nothing trained")
+    elif res.resumed_from is not None:
+        parts.append(f"resumed from {res.resumed_from.name}")
+    if hist:
+        parts.append(f"reward {hist[0]['reward_mean']:.3f} -> {hist[-1]['reward_mean']:.3f}")
+        if "ca_select_acc" in hist[-1]:
+            parts.append(f"selection acc {hist[-1]['ca_select_acc']:.2f}")
+    d = trainer.pools.describe()
+    parts.append(f"data {d['tasks']} task items + {d['pairs']} pairs")
+    parts.append(f"{seconds:.1f} s")
+    return ", ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import CtxbenchError
+    from . import root_of
+
+    root = root_of(args)
+    cfg = build_config(args, root)
+    resume = args.resume
+    if resume not in ("auto", "never"):
+        if not Path(resume).is_dir():
+            raise CtxbenchError(f"--resume: {resume!r} is neither auto, never nor a checkpoint folder")
+        resume = str(Path(resume).resolve())
+
+    from trainers.checkpoint import CheckpointError
+    from trainers.grpo import Trainer
+
+    t0 = time.perf_counter()
+    trainer = Trainer(cfg, root)
+    print(f"run {trainer.run_id} -> {trainer.run_dir}", file=sys.stderr)
+    with _hf_bars(not args.quiet):
+        try:
+            trainer.setup(resume)
+        except CheckpointError as e:
+            if hasattr(trainer, "expected") and "cannot resume" in str(e):
+                raise CtxbenchError(refusal_message(trainer, resume, e)) from None
+            raise CtxbenchError(" ".join(str(e).split())) from None
+        already_done = trainer.step >= trainer.total_steps
+        res = trainer.run(stop_at=args.stop_after)
+    seconds = time.perf_counter() - t0
+    if not args.no_ingest:
+        from ..store.ingest import ingest
+
+        added = ingest(root, progress=False)
+        print("ingested: " + ", ".join(f"{k} +{v}" for k, v in added.items() if v) if any(added.values())
+              else "ingested: nothing new", file=sys.stderr)
+    if res.final_step < trainer.total_steps:
+        print(f"stopped after step {res.final_step} of {trainer.total_steps}; re-run the same command to continue",
+              file=sys.stderr)
+    print(f"checkpoint: {res.ckpt_dir}")
+    print(summary_line(res, trainer, cfg, seconds, already_done))
+    return 0
