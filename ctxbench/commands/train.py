@@ -105,8 +105,9 @@ def read_config_file(path: str) -> dict:
 def check_objective(name: str) -> None:
     from typing import get_args
 
-    from ..errors import ConfigError, did_you_mean
     from trainers.config import ObjectiveName
+
+    from ..errors import ConfigError, did_you_mean
 
     valid = get_args(ObjectiveName)
     if name not in valid:
@@ -142,8 +143,9 @@ def flag_overrides(args: argparse.Namespace) -> dict:
 
 def build_config(args: argparse.Namespace, root: Path):
     """The resolved TrainConfig: recipe, then --config, then flags. Errors name the file or the flag."""
-    from ..errors import ConfigError, CtxbenchError
     from trainers.config import _deep_merge, _dotted, make_config
+
+    from ..errors import ConfigError, CtxbenchError
 
     if args.objective is not None:
         check_objective(args.objective)
@@ -207,8 +209,9 @@ def config_changes(old: dict, new: dict, limit: int = 4) -> list[str]:
 
 def refusal_message(trainer, resume: str, err: Exception) -> str:
     """One line saying what changed since the checkpoint and what to do about it."""
-    from ..config import to_dict
     from trainers import checkpoint as ck
+
+    from ..config import to_dict
 
     labels = {"config_fingerprint": "training config", "objective_fingerprint": "objective",
               "data_fingerprint": "training data (tasks, pairs or budget)", "init_identity": "starting model"}
