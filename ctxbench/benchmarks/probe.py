@@ -3,13 +3,16 @@
 Why: the paper's diagnostic (reference/contextrl-method.md §5) shows models that score well on
 standard benchmarks sitting near chance on "which context supports this answer". This is its text
 half: held-out contrastive pairs (split "test" of a pairs file) asked as A/B questions with exactly
-the prompt the trainers use (`pairs.base.choice_prompt`), each pair in BOTH orders, so a model that
+the prompt the trainers use (`pairs.base.choice_parts`), each pair in BOTH orders, so a model that
 always picks the first slot scores 50% overall and shows a position bias of +1. Scored by letter
 log-probabilities (GenSpec mode "choice"); `--scoring generate` extracts the letter from a generation.
 
 Items: `<pair_id>#pos-first` (the supporting context is option A) and `<pair_id>#pos-second` (it is B);
 meta carries `group` = the pair's source (so `split_of` agrees with the pair's split), the pair id,
 the order, and the contexts' differing line ranges (`diff`) for drill-down.
+
+Image pairs (ctxbench.pairs.image) give the probe's image half: their items are message parts with
+both images ("Image A: <image> Image B: <image> ..."), the same prompt the VLM trainers use.
 
 Which pairs: `--data probe=FILE` (LoadContext.data_path), else $CTXBENCH_PROBE_PAIRS, else the default
 trajectory pair build (PairsConfig() defaults), built once on first use under the cache directory.
@@ -25,9 +28,9 @@ from pathlib import Path
 
 from .. import assets, paths
 from ..errors import DataError
-from ..pairs.base import Pair, choice_prompt, load_pairs, score_choice
+from ..pairs.base import Pair, choice_parts, load_pairs, score_choice
 from . import register
-from .base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score, text
+from .base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score
 
 ENV = "CTXBENCH_PROBE_PAIRS"
 ORDERS = ("pos-first", "pos-second")
@@ -45,11 +48,11 @@ def probe_items(pairs: list[Pair]) -> list[Item]:
     out = []
     for p in pairs:
         for order in ORDERS:
-            prompt, letter = choice_prompt(p, order == "pos-first")
+            prompt, letter = choice_parts(p, order == "pos-first")
             out.append(Item(
-                item_id=f"{p.pair_id}#{order}", prompt=(text(prompt),), answer=letter, choices=("A", "B"),
-                meta={"group": p.source, "pair_id": p.pair_id, "order": order, "domain": p.domain,
-                      "source": p.source, "neg_source": p.meta.get("neg_source", p.source),
+                item_id=f"{p.pair_id}#{order}", prompt=prompt, answer=letter, choices=("A", "B"),
+                meta={"group": p.meta.get("group", p.source), "pair_id": p.pair_id, "order": order,
+                      "domain": p.domain, "source": p.source, "neg_source": p.meta.get("neg_source", p.source),
                       "kind": p.meta.get("kind"), "origin": p.meta.get("origin"), "answer_text": p.answer,
                       "neg_answer": p.meta.get("neg_answer"), "diff": p.meta.get("diff")}))
     return out

@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
                         description="Same program or task -> same function or tool sequence -> contexts that "
                                     "differ in a decisive region and support different answers -> masking and "
                                     "shortcut filters -> dedupe and caps. Deterministic; a finished build is reused.")
-    b.add_argument("--domain", default="trajectory", choices=["trajectory"], help="which pair builder (default trajectory)")
+    b.add_argument("--domain", default="trajectory", choices=["trajectory", "image"],
+                   help="which pair builder: trajectory (default) or image (editing + similarity search)")
     b.add_argument("--config", help="TOML with PairsConfig keys (top level, or an ablation spec's [pairs] table)")
     b.add_argument("--max-pairs", type=int)
     b.add_argument("--max-per-source", type=int)
@@ -28,6 +29,9 @@ def add_parser(sub) -> None:
     b.add_argument("--humaneval-limit", type=int, help="use only the first N HumanEval problems (0: none)")
     b.add_argument("--tau2-domains", help="comma-separated tau2 domains ('' for none; default airline,retail)")
     b.add_argument("--tokenizer", help="count tokens with this model's tokenizer (preset or hf:PATH; default len/4)")
+    b.add_argument("--methods", help="image: comma-separated edit,similarity (default both)")
+    b.add_argument("--editor", choices=["local", "diffusion"], help="image: the editor (default local)")
+    b.add_argument("--min-cos", type=float, help="image: similarity threshold (default 0.85)")
     b.add_argument("--seed", type=int)
     b.add_argument("--force", action="store_true", help="rebuild even when this config was built before")
     b.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
@@ -43,6 +47,17 @@ def config_from_args(args: argparse.Namespace):
     base = read_toml(args.config) if args.config else {}
     if isinstance(base.get("pairs"), dict):
         base = base["pairs"]
+    if args.domain == "image" or base.get("domain") == "image":
+        from ..errors import ConfigError
+
+        text_only = [f"--{k.replace('_', '-')}" for k in ("max_prompt_tokens", "max_length_gap", "humaneval_limit",
+                                                         "tau2_domains", "tokenizer") if getattr(args, k) is not None]
+        if text_only:
+            raise ConfigError(f"{', '.join(text_only)}: trajectory-only option(s), not used by --domain image")
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
+        return pairs_config(base, domain="image", max_pairs=args.max_pairs, max_per_source=args.max_per_source,
+                            heldout_frac=args.heldout_frac, seed=args.seed, methods=methods, editor=args.editor,
+                            min_cos=args.min_cos)
     tau2 = None
     if args.tau2_domains is not None:
         tau2 = tuple(d.strip() for d in args.tau2_domains.split(",") if d.strip())

@@ -5,10 +5,19 @@ IO. Builders that produce pairs live in sibling modules.
 """
 
 from .base import (
-    CHOICE_INSTRUCTION, LETTERS, Pair, choice_prompt, load_pairs, pair_fingerprint, save_pairs, score_choice,
+    CHOICE_INSTRUCTION,
+    LETTERS,
+    Pair,
+    choice_parts,
+    choice_prompt,
+    context_key,
+    load_pairs,
+    pair_fingerprint,
+    save_pairs,
+    score_choice,
 )
 
 __all__ = [
-    "CHOICE_INSTRUCTION", "LETTERS", "Pair", "choice_prompt", "load_pairs", "pair_fingerprint", "save_pairs",
-    "score_choice",
+    "CHOICE_INSTRUCTION", "LETTERS", "Pair", "choice_parts", "choice_prompt", "context_key", "load_pairs",
+    "pair_fingerprint", "save_pairs", "score_choice",
 ]

@@ -7,6 +7,11 @@ targets and the probe all ask exactly the same question. The letter the model sh
 `correct_letter`; the trainer reads the next-token logits of the letter tokens (" A"/"A", " B"/"B",
 the max over the single-token variants, as the paper code does).
 
+A context is text (trajectory pairs) or a tuple of message parts (`{"type": "image", "value": PATH}`
+and text parts; image pairs). Text pairs render exactly as before; pairs with part contexts render
+as parts ("Image A: <image> Image B: <image> ... Which image supports this answer?") that the VLM
+paths feed through the model's processor.
+
 No torch here: pairs are plain data.
 """
 
@@ -14,9 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import DataError
 from ..hashing import stable_hash
@@ -25,6 +31,9 @@ LETTERS = ("A", "B")
 # The multimodal loader of the paper appends exactly this sentence to choose-image prompts.
 CHOICE_INSTRUCTION = "Output A or B directly."
 _FIELDS = ("pair_id", "domain", "split", "source", "query", "answer", "ctx_pos", "ctx_neg")
+_CTX = ("ctx_pos", "ctx_neg")
+Part = dict              # {"type": "text" | "image", "value": str}
+Context = Any            # str (text) or tuple[Part, ...] (message parts)
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class Pair:
     split:  "train" | "test" (held-out pairs measure context-selection accuracy).
     source: where the pair came from (builder name + source item), for provenance and drill-down.
     meta:   JSON-serialisable extras (the confounder's answer, the edit that was made ...).
+    ctx_pos/ctx_neg: text, or a tuple of message parts (image pairs).
     """
 
     pair_id: str
@@ -42,18 +52,51 @@ class Pair:
     source: str
     query: str
     answer: str
-    ctx_pos: str
-    ctx_neg: str
+    ctx_pos: Context
+    ctx_neg: Context
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def has_parts(self) -> bool:
+        """True when a context is message parts (an image pair) rather than text."""
+        return not (isinstance(self.ctx_pos, str) and isinstance(self.ctx_neg, str))
 
-def choice_prompt(pair: Pair, pos_first: bool) -> tuple[str, str]:
-    """The A/B prompt text (a single user message) and the letter of the supporting context.
+    @property
+    def image_paths(self) -> list[str]:
+        """Paths of the image parts of both contexts (C+ first)."""
+        return [p["value"] for c in (self.ctx_pos, self.ctx_neg) if not isinstance(c, str)
+                for p in c if p.get("type") == "image"]
 
-    `pos_first` puts C+ as option A; callers randomise it per pair to remove position bias. The text
+
+def _text(value: str) -> Part:
+    return {"type": "text", "value": value}
+
+
+def _merge_text(parts: list[Part]) -> tuple[Part, ...]:
+    """Adjacent text parts joined into one (the processors see one text run between images)."""
+    out: list[Part] = []
+    for p in parts:
+        if p["type"] == "text" and out and out[-1]["type"] == "text":
+            out[-1] = _text(out[-1]["value"] + p["value"])
+        elif p["type"] != "text" or p["value"]:
+            out.append(dict(p))
+    return tuple(out)
+
+
+def _as_parts(ctx: Context) -> tuple[Part, ...]:
+    return (_text(ctx),) if isinstance(ctx, str) else tuple(ctx)
+
+
+def choice_prompt(pair: Pair, pos_first: bool) -> tuple[Any, str]:
+    """The A/B prompt (a single user message) and the letter of the supporting context.
+
+    `pos_first` puts C+ as option A; callers randomise it per pair to remove position bias. The prompt
     ends with the instruction so that, after the chat template (or directly, for template-less
-    models), the next token is the letter.
+    models), the next token is the letter. Text pairs give a string; pairs whose contexts are message
+    parts give a tuple of parts (see `choice_parts`).
     """
+    if pair.has_parts:
+        return choice_parts(pair, pos_first)
     first, second = (pair.ctx_pos, pair.ctx_neg) if pos_first else (pair.ctx_neg, pair.ctx_pos)
     text = (
         f"Question: {pair.query}\n"
@@ -64,6 +107,32 @@ def choice_prompt(pair: Pair, pos_first: bool) -> tuple[str, str]:
         f"{CHOICE_INSTRUCTION}"
     )
     return text, ("A" if pos_first else "B")
+
+
+def choice_parts(pair: Pair, pos_first: bool) -> tuple[tuple[Part, ...], str]:
+    """The A/B prompt as message parts, for any pair (a text pair gives one text part, identical to
+    `choice_prompt`'s string). With image contexts the options read "Image A: <image>" (the paper's
+    choose-image prompt has one image placeholder per option); mixed contexts read "Context A: ...".
+    """
+    letter = "A" if pos_first else "B"
+    if not pair.has_parts:
+        return (_text(choice_prompt(pair, pos_first)[0]),), letter
+    first, second = (pair.ctx_pos, pair.ctx_neg) if pos_first else (pair.ctx_neg, pair.ctx_pos)
+    all_images = all(p.get("type") == "image" for c in (first, second) for p in _as_parts(c))
+    noun = "Image" if all_images else "Context"
+    parts = [_text(f"Question: {pair.query}\nAnswer: {pair.answer}\n"
+                   f"Which {noun.lower()} supports this answer?\n{noun} A: "), *_as_parts(first),
+             _text(f"\n{noun} B: "), *_as_parts(second), _text(f"\n{CHOICE_INSTRUCTION}")]
+    return _merge_text(parts), letter
+
+
+def context_key(ctx: Context) -> Any:
+    """A machine-independent form of a context for hashing: image parts by content hash, not path."""
+    if isinstance(ctx, str):
+        return ctx
+    from ..images import image_key
+
+    return [{"type": "image", "value": image_key(p["value"])} if p.get("type") == "image" else p for p in ctx]
 
 
 def score_choice(completion: str, correct_letter: str):
@@ -78,7 +147,8 @@ def score_choice(completion: str, correct_letter: str):
 
 def pair_fingerprint(pairs: Iterable[Pair]) -> str:
     """Content hash of a pair list (order-sensitive): goes into the trainer's data fingerprint."""
-    return stable_hash([{k: getattr(p, k) for k in _FIELDS} for p in pairs])
+    return stable_hash([{k: (context_key(getattr(p, k)) if k in _CTX else getattr(p, k)) for k in _FIELDS}
+                        for p in pairs])
 
 
 def save_pairs(path: str | os.PathLike, pairs: Iterable[Pair]) -> Path:
@@ -87,8 +157,7 @@ def save_pairs(path: str | os.PathLike, pairs: Iterable[Pair]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
-        for p in pairs:
-            f.write(json.dumps(asdict(p), ensure_ascii=False, sort_keys=True) + "\n")
+        f.writelines(json.dumps(asdict(p), ensure_ascii=False, sort_keys=True) + "\n" for p in pairs)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -119,9 +188,11 @@ def load_pairs(path: str | os.PathLike) -> list[Pair]:
             unknown = set(row) - set(_FIELDS) - {"meta"}
             if unknown:
                 raise DataError(f"{path}:{lineno}: unknown field(s) {', '.join(sorted(unknown))}")
-            bad = [k for k in _FIELDS if not isinstance(row[k], str)]
+            bad = [k for k in _FIELDS if k not in _CTX and not isinstance(row[k], str)]
             if bad:
                 raise DataError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
+            for k in _CTX:
+                row[k] = _load_context(row[k], f"{path}:{lineno}: {k}")
             if row["ctx_pos"] == row["ctx_neg"]:
                 raise DataError(f"{path}:{lineno}: pair {row['pair_id']!r} has identical contexts")
             if row["pair_id"] in seen:
@@ -134,3 +205,16 @@ def load_pairs(path: str | os.PathLike) -> list[Pair]:
                 raise DataError(f"{path}:{lineno}: meta must be an object")
             out.append(Pair(**{k: row[k] for k in _FIELDS}, meta=meta))
     return out
+
+
+def _load_context(value: Any, where: str) -> Context:
+    """A stored context: a string, or a non-empty list of {"type": "text"|"image", "value": str}."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list) or not value:
+        raise DataError(f"{where} must be a string or a non-empty list of message parts")
+    for i, p in enumerate(value):
+        if not (isinstance(p, dict) and set(p) == {"type", "value"} and p["type"] in ("text", "image")
+                and isinstance(p["value"], str)):
+            raise DataError(f'{where}[{i}]: expected {{"type": "text"|"image", "value": str}}, got {p!r}')
+    return tuple(dict(p) for p in value)

@@ -88,8 +88,14 @@ class PairsResult:
                 f" -> {self.path}")
 
 
-def pairs_config(data: dict | None = None, /, **overrides) -> PairsConfig:
-    """A PairsConfig from a plain dict (e.g. an ablation spec's [pairs] table), strictly."""
+def pairs_config(data: dict | None = None, /, **overrides):
+    """A PairsConfig from a plain dict (e.g. an ablation spec's [pairs] table), strictly; with
+    domain = "image", an ImagePairsConfig (ctxbench.pairs.image)."""
+    domain = overrides.get("domain") or (data or {}).get("domain")
+    if domain == "image":
+        from .image import image_pairs_config
+
+        return image_pairs_config(data, **overrides)
     return load_config(PairsConfig, data or {}, **overrides)
 
 
@@ -127,7 +133,12 @@ def build_id(cfg: PairsConfig, counter_id: str) -> str:
 def build_pairs(cfg: PairsConfig, root, *, count_tokens: Callable[[str], int] | None = None,
                 counter_id: str | None = None, progress: bool = True, write_store: bool = True,
                 force: bool = False) -> PairsResult:
-    """Build (or reuse) the pairs for `cfg` under `root`; see the module docstring."""
+    """Build (or reuse) the pairs for `cfg` under `root`; see the module docstring. An ImagePairsConfig
+    is built by ctxbench.pairs.image (same files and store rows)."""
+    if getattr(cfg, "domain", "") == "image":
+        from .image import build_image_pairs
+
+        return build_image_pairs(cfg, root, progress=progress, write_store=write_store, force=force)
     counter = counter_id or ("custom" if count_tokens else (cfg.tokenizer or "chars/4"))
     bid = build_id(cfg, counter)
     out = Path(root) / "pairs" / f"{cfg.domain}-{bid}"

@@ -45,15 +45,18 @@ class Rejection:
 
 @dataclass
 class Ledger:
-    """Counts what entered and left each stage, and keeps every rejection (stage, reason, source)."""
+    """Counts what entered and left each stage, and keeps every rejection (stage, reason, source).
+    `stages`/`titles` default to the trajectory cascade; other builders (images) pass their own."""
 
     entered: Counter = field(default_factory=Counter)
     kept: Counter = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stages: tuple[str, ...] = STAGES
+    titles: dict = field(default_factory=lambda: dict(STAGE_TITLES))
 
     def enter(self, stage: str, n: int = 1) -> None:
-        assert stage in STAGES, stage
+        assert stage in self.stages, stage
         self.entered[stage] += n
 
     def keep(self, stage: str, n: int = 1) -> None:
@@ -66,9 +69,9 @@ class Ledger:
         """One row per stage: entered, kept, rejected by reason (entered == kept + sum(rejected))."""
         by = Counter((r.stage, r.reason) for r in self.rejections)
         rows = []
-        for s in STAGES:
+        for s in self.stages:
             rej = {reason: n for (st, reason), n in sorted(by.items(), key=lambda kv: (-kv[1], kv[0][1])) if st == s}
-            rows.append({"stage": s, "title": STAGE_TITLES[s], "in": self.entered[s], "kept": self.kept[s],
+            rows.append({"stage": s, "title": self.titles[s], "in": self.entered[s], "kept": self.kept[s],
                          "rejected": rej})
         return rows
 
