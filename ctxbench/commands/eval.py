@@ -24,6 +24,10 @@ def add_parser(sub) -> None:
     p.add_argument("--scoring", choices=["auto", "generate", "choice"],
                    help="multiple choice by letter log-probs (choice) or by generation (default: per benchmark)")
     p.add_argument("--max-new-tokens", type=int)
+    p.add_argument("--lm-eval-task", metavar="NAME[,NAME]",
+                   help="run installed lm-eval task(s) through lm-eval's evaluator and store its per-sample log")
+    p.add_argument("--lm-eval-include", action="append", metavar="DIR",
+                   help="extra lm-eval task folder for --lm-eval-task, e.g. from `ctxbench export lm-eval` (repeatable)")
     p.add_argument("--config", help="TOML file with EvalConfig keys (flags override it)")
     p.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -50,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from ..harness import EvalConfig, run_eval
     from . import root_of
 
+    if args.lm_eval_task:
+        from ..lmeval_bridge import run_from_args
+
+        return run_from_args(args, root_of(args))
     base = read_toml(args.config) if args.config else {}
     model = f"hf:{args.ckpt}" if args.ckpt else args.model
     benches = [b.strip() for b in (args.benchmarks or "").split(",") if b.strip()]
