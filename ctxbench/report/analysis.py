@@ -168,7 +168,11 @@ def analyze(data: AblationData, *, n_boot: int = 2000, n_perm: int = 10000, seed
     res.n_runs = {a: sorted(int(s) for s in task[task["arm"] == a]["seed"].unique()) for a in arms}
     res.curves = training_curves(data.train)
     res.published = published_views(data.aggregates)
-    if task.empty:
+    if task.empty and res.published and data.runs["kind"].eq("import").all():
+        res.notes.append("this ablation holds only imported published tables (aggregate scores, no item rows): "
+                         "their deltas and paper-style averages are under 'Published tables'; the per-item "
+                         "sections (intervals, tests, attribution, probe) need eval runs")
+    elif task.empty:
         res.notes.append("no eval results for this ablation yet (per-item tables are empty)")
     else:
         task_arms = arm_order(task["arm"].unique())
