@@ -12,16 +12,43 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
 
+ROLES = ("system", "user", "assistant")
+
+
 @dataclass(frozen=True)
 class Prompt:
-    """A single-turn prompt: user message parts, plus text the assistant turn starts with."""
+    """A prompt: the current user turn's message parts, plus text the assistant turn starts with.
+
+    `history` is the conversation before that turn, as {"role": "system"|"user"|"assistant",
+    "content": str} messages: empty for the single-turn benchmarks, filled by multi-turn agents (the
+    SWE agent loop) so a backend renders the whole conversation through the model's chat template
+    instead of a flattened transcript.
+    """
 
     parts: tuple[dict, ...]
     prefill: str = ""
+    history: tuple[dict, ...] = ()
+
+    def __post_init__(self):
+        for i, m in enumerate(self.history):
+            if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+                raise ValueError(f"Prompt.history[{i}] must be {{'role': one of {ROLES}, 'content': str}}, got {m!r}")
 
     @classmethod
     def of(cls, text: str, prefill: str = "") -> "Prompt":
         return cls(({"type": "text", "value": text},), prefill)
+
+    @classmethod
+    def chat(cls, messages: Sequence[dict], prefill: str = "") -> "Prompt":
+        """A prompt from a whole conversation that ends with a user turn (the turn to answer)."""
+        if not messages or messages[-1].get("role") != "user":
+            raise ValueError("Prompt.chat needs a conversation ending with a user message")
+        return cls(({"type": "text", "value": messages[-1]["content"]},), prefill,
+                   tuple({"role": m["role"], "content": m["content"]} for m in messages[:-1]))
+
+    def messages(self, user_text: str) -> list[dict]:
+        """The conversation to render: the history, then this turn's user text."""
+        return [dict(m) for m in self.history] + [{"role": "user", "content": user_text}]
 
 
 @dataclass(frozen=True)

@@ -38,14 +38,17 @@ def prompt_text(prompt: Prompt) -> str:
 
 
 def render_with(tokenizer, prompt: Prompt) -> str:
-    """Chat template (user role, generation prompt, thinking off where the template supports it)
-    when the tokenizer has one, else the plain text; then the assistant prefill."""
+    """Chat template (the history, then the user turn, generation prompt, thinking off where the
+    template supports it) when the tokenizer has one, else the plain text; then the assistant
+    prefill. Without a template a conversation with history is written as a transcript with role
+    labels ("system: ...", "user: ...", "assistant:"), since a base model has no turn markers."""
     text = prompt_text(prompt)
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True,
-            enable_thinking=False,
+            prompt.messages(text), tokenize=False, add_generation_prompt=True, enable_thinking=False,
         )
+    elif prompt.history:
+        text = "".join(f"{m['role']}: {m['content']}\n\n" for m in prompt.history) + f"user: {text}\n\nassistant:"
     return text + prompt.prefill
 
 
