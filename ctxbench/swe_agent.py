@@ -14,11 +14,16 @@ keeps the measured skill the model's and not the scaffold's. The loop here keeps
 - the run stops at the step limit (125 in the paper) with an empty submission, as mini-swe-agent does.
 
 The checkout: `<repos>/<owner>__<name>/` must be a git clone of the instance's repository that contains
-`base_commit`. Each run gets its own detached `git worktree` at that commit, so instances never see
-each other's edits and the user's clone stays untouched.
+`base_commit`. Each run gets its own `git clone --shared` at that commit in a temporary directory
+(objects are borrowed read-only from the user's clone, the index and new objects stay in the copy), so
+instances never see each other's edits and the user's clone stays untouched.
 
-Commands run on this machine, not in a container: `AgentConfig.allow_host_shell` must be set to True
-explicitly (run it inside a VM or container you are willing to let a model modify).
+Commands run in ctxbench.shell_sandbox (user + mount + network namespaces: the checkout and a scratch
+HOME are writable, everything else read-only, no network) when this machine supports it; the final
+`git diff` runs there too, so a hostile `.git/config` written by the model never runs git hooks or
+filters on the host. Where the sandbox is unavailable the loop refuses unless
+`AgentConfig.allow_host_shell=True` (then commands run on this machine: do that inside a VM or
+container you are willing to let a model modify).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import shell_sandbox
 from .errors import CtxbenchError, DataError
 
 SENTINELS = ("MINI_SWE_AGENT_FINAL_OUTPUT", "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")
@@ -104,9 +110,12 @@ class AgentConfig:
     step_limit: int = 125            # model turns (paper: 125)
     command_timeout_s: float = 60.0  # per command (paper: 60)
     max_output_chars: int = 10_000   # longer outputs are shown as head + tail
-    allow_host_shell: bool = False   # commands run on this machine: must be enabled explicitly
+    sandbox: bool = True             # run commands in ctxbench.shell_sandbox when it works here
+    allow_host_shell: bool = False   # without the sandbox, run commands on this machine (explicit opt-in)
+    memory_mb: int = 8192            # per-process address space inside the sandbox
     env: tuple[tuple[str, str], ...] = (("PAGER", "cat"), ("MANPAGER", "cat"), ("LESS", "-R"),
-                                        ("PIP_PROGRESS_BAR", "off"), ("TQDM_DISABLE", "1"))
+                                        ("PIP_PROGRESS_BAR", "off"), ("TQDM_DISABLE", "1"),
+                                        ("PYTHONDONTWRITEBYTECODE", "1"))  # no .pyc files in the submitted diff
 
     def __post_init__(self):
         if self.step_limit < 1:
@@ -115,9 +124,14 @@ class AgentConfig:
             raise ValueError("command_timeout_s must be > 0")
 
 
+class ContextLimitExceeded(CtxbenchError):
+    """Raised by a ChatFn when the conversation no longer fits the model's window; the loop stops
+    with exit status 'context_limit' and an empty submission (mini-swe-agent stops there too)."""
+
+
 @dataclass
 class AgentResult:
-    exit_status: str          # "submitted" | "step_limit"
+    exit_status: str          # "submitted" | "step_limit" | "context_limit"
     patch: str                # the submission ("" unless submitted, as in mini-swe-agent)
     steps: int                # model turns used
     diff_at_exit: str         # git diff against the base commit when the loop ended, submitted or not
@@ -165,42 +179,77 @@ def _git(args: list[str], cwd: Path, check: bool = True) -> subprocess.Completed
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=check)
 
 
-def git_diff(workdir: Path, base: str) -> str:
-    """Everything changed since `base` (tracked, untracked and committed), as one patch."""
-    _git(["add", "-A"], workdir)
-    return _git(["diff", "--cached", base], workdir).stdout
+def git_diff(workdir: Path, base: str, runner: Callable[[str, float], tuple[int, str, bool]] | None = None) -> str:
+    """Everything changed since `base` (tracked, untracked and committed), as one patch. With a
+    sandbox `runner` git runs confined (the checkout's .git/config is model-writable)."""
+    if runner is None:
+        _git(["add", "-A"], workdir)
+        return _git(["diff", "--cached", base], workdir).stdout
+    if not re.fullmatch(r"[0-9a-f]{7,64}", base):
+        raise CtxbenchError(f"git_diff: {base!r} is not a commit id")
+    rc, out, timed_out = runner(f"git add -A >/dev/null 2>&1 && git diff --cached {base} 2>/dev/null", 600.0)
+    if rc != 0 or timed_out:
+        raise CtxbenchError(f"{workdir}: git diff failed in the sandbox (exit {rc}): {out[-500:]}")
+    return out
+
+
+def shell_runner(cfg: AgentConfig, workdir: Path, scratch: Path) -> Callable[[str, float], tuple[int, str, bool]]:
+    """`runner(command, timeout) -> (rc, output, timed_out)` for this config: the shell sandbox when
+    enabled and usable, else the host shell if allowed, else a CtxbenchError saying what to do."""
+    keep = ("PATH", "LANG", "LC_ALL", "USER") if cfg.sandbox else ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env.update(dict(cfg.env))
+    if cfg.sandbox:
+        ok, why = shell_sandbox.available()
+        if ok:
+            env.update(HOME=str(scratch), TMPDIR=str(scratch))
+            limits = shell_sandbox.ShellLimits(memory_mb=cfg.memory_mb)
+            return lambda cmd, t: shell_sandbox.run_shell(cmd, workdir, [workdir, scratch], t, env, limits)
+        if not cfg.allow_host_shell:
+            raise CtxbenchError(f"the SWE agent runs model-issued shell commands, and the shell sandbox is not "
+                                f"usable here ({why}); allow running them on this machine with "
+                                "AgentConfig(allow_host_shell=True) / --allow-host-shell, inside a VM or container")
+    elif not cfg.allow_host_shell:
+        raise CtxbenchError("AgentConfig(sandbox=False) runs model-issued shell commands on this machine; "
+                            "set allow_host_shell=True as well to allow it (inside a VM or container)")
+    return lambda cmd, t: run_command(cmd, workdir, t, env)
 
 
 def run_agent(task: str, chat: ChatFn, workdir: Path, cfg: AgentConfig = AgentConfig()) -> AgentResult:
-    """Run the loop on a checkout until the agent submits or the step limit is reached."""
-    if not cfg.allow_host_shell:
-        raise CtxbenchError("the SWE agent runs model-issued shell commands on this machine; set "
-                            "AgentConfig(allow_host_shell=True) to allow it (inside a VM or container)")
+    """Run the loop on a checkout until the agent submits, the step limit is reached or the
+    conversation outgrows the model's window."""
     workdir = Path(workdir)
-    base = _git(["rev-parse", "HEAD"], workdir).stdout.strip()
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER")}
-    env.update(dict(cfg.env))
-    messages = [{"role": "system", "content": SYSTEM_TEMPLATE},
-                {"role": "user", "content": INSTANCE_TEMPLATE.format(task=task, submit=SUBMIT_COMMAND)}]
-    for step in range(1, cfg.step_limit + 1):
-        reply = chat(list(messages))
-        messages.append({"role": "assistant", "content": reply})
-        actions = parse_actions(reply)
-        if len(actions) != 1:
-            messages.append({"role": "user", "content": FORMAT_ERROR.format(n=len(actions))})
-            continue
-        rc, out, timed_out = run_command(actions[0], workdir, cfg.command_timeout_s, env)
-        lines = out.lstrip().splitlines()
-        if not timed_out and lines and lines[0].strip() in SENTINELS:
-            patch = git_diff(workdir, base)
-            return AgentResult("submitted", patch, step, patch, messages)
-        if timed_out:
-            obs = TIMEOUT_MESSAGE.format(timeout=cfg.command_timeout_s, output=out[-cfg.max_output_chars:])
-            obs += f"\n<steps_remaining>{cfg.step_limit - step} of {cfg.step_limit} steps left</steps_remaining>"
-        else:
-            obs = observation(rc, out, step, cfg.step_limit, cfg.max_output_chars)
-        messages.append({"role": "user", "content": obs})
-    return AgentResult("step_limit", "", cfg.step_limit, git_diff(workdir, base), messages)
+    scratch = Path(tempfile.mkdtemp(prefix="ctxbench-swe-home-"))
+    try:
+        run = shell_runner(cfg, workdir, scratch)
+        confined = run if cfg.sandbox and shell_sandbox.available()[0] else None
+        base = _git(["rev-parse", "HEAD"], workdir).stdout.strip()
+        messages = [{"role": "system", "content": SYSTEM_TEMPLATE},
+                    {"role": "user", "content": INSTANCE_TEMPLATE.format(task=task, submit=SUBMIT_COMMAND)}]
+        for step in range(1, cfg.step_limit + 1):
+            try:
+                reply = chat(list(messages))
+            except ContextLimitExceeded:
+                return AgentResult("context_limit", "", step - 1, git_diff(workdir, base, confined), messages)
+            messages.append({"role": "assistant", "content": reply})
+            actions = parse_actions(reply)
+            if len(actions) != 1:
+                messages.append({"role": "user", "content": FORMAT_ERROR.format(n=len(actions))})
+                continue
+            rc, out, timed_out = run(actions[0], cfg.command_timeout_s)
+            lines = out.lstrip().splitlines()
+            if not timed_out and lines and lines[0].strip() in SENTINELS:
+                patch = git_diff(workdir, base, confined)
+                return AgentResult("submitted", patch, step, patch, messages)
+            if timed_out:
+                obs = TIMEOUT_MESSAGE.format(timeout=cfg.command_timeout_s, output=out[-cfg.max_output_chars:])
+                obs += f"\n<steps_remaining>{cfg.step_limit - step} of {cfg.step_limit} steps left</steps_remaining>"
+            else:
+                obs = observation(rc, out, step, cfg.step_limit, cfg.max_output_chars)
+            messages.append({"role": "user", "content": obs})
+        return AgentResult("step_limit", "", cfg.step_limit, git_diff(workdir, base, confined), messages)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------------------ checkouts
@@ -210,37 +259,52 @@ def clone_dir(repos_dir: str | os.PathLike, repo: str) -> Path:
     return Path(repos_dir) / repo.replace("/", "__")
 
 
-@contextmanager
-def checkout(repos_dir: str | os.PathLike, repo: str, base_commit: str) -> Iterator[Path]:
-    """A fresh detached worktree of `<repos_dir>/<owner>__<name>` at `base_commit`, removed afterwards."""
+def check_checkout(repos_dir: str | os.PathLike, repo: str, base_commit: str) -> Path:
+    """The user's clone of `repo` under `repos_dir`, checked to hold `base_commit` (DataError naming
+    the command that fixes it otherwise)."""
     clone = clone_dir(repos_dir, repo)
     if not clone.is_dir():
         raise DataError(f"{clone}: no checkout of {repo}. Clone it first: "
                         f"git clone https://github.com/{repo}.git {clone}")
-    if _git(["rev-parse", "--git-dir"], clone, check=False).returncode != 0:
+    top = _git(["rev-parse", "--show-toplevel"], clone, check=False)
+    bare = _git(["rev-parse", "--is-bare-repository"], clone, check=False).stdout.strip() == "true"
+    if not bare and (top.returncode != 0 or Path(top.stdout.strip()).resolve() != clone.resolve()):
         raise DataError(f"{clone}: not a git repository (expected a clone of {repo})")
     if _git(["cat-file", "-e", f"{base_commit}^{{commit}}"], clone, check=False).returncode != 0:
         raise DataError(f"{clone}: commit {base_commit} of {repo} is missing; fetch it: "
                         f"git -C {clone} fetch origin {base_commit}")
+    return clone
+
+
+@contextmanager
+def checkout(repos_dir: str | os.PathLike, repo: str, base_commit: str) -> Iterator[Path]:
+    """A fresh `git clone --shared` of `<repos_dir>/<owner>__<name>` at `base_commit` (detached) in a
+    temporary directory, removed afterwards. Nothing is written to the user's clone."""
+    clone = check_checkout(repos_dir, repo, base_commit)
     tmp = Path(tempfile.mkdtemp(prefix="ctxbench-swe-"))
     wt = tmp / clone.name
     try:
-        _git(["worktree", "add", "--detach", str(wt), base_commit], clone)
+        _git(["clone", "--quiet", "--shared", "--no-checkout", str(clone.resolve()), str(wt)], tmp)
+        _git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", base_commit], wt)
         yield wt
     finally:
-        _git(["worktree", "remove", "--force", str(wt)], clone, check=False)
-        _git(["worktree", "prune"], clone, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def flatten_chat(backend, gen_cfg) -> ChatFn:
-    """A ChatFn over a single-turn ctxbench Backend: the conversation so far is rendered as one user
-    turn with role headers. A stop-gap until backends take multi-turn messages; prefer a real chat API."""
+def backend_chat(backend, gen_cfg) -> ChatFn:
+    """A ChatFn over a ctxbench Backend: the conversation is sent as a multi-turn Prompt (history
+    rendered through the model's chat template). Raises ContextLimitExceeded when the rendered
+    conversation plus `gen_cfg.max_new_tokens` no longer fits the window (the backend would
+    otherwise cut the system prompt and the task off the front)."""
     from .models.base import Prompt
 
     def chat(messages: list[dict]) -> str:
-        transcript = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages) + "\n\n[assistant]\n"
-        return backend.generate([Prompt.of(transcript)], gen_cfg)[0][0].text
+        prompt = Prompt.chat(messages)
+        n = backend.count_tokens(backend.render(prompt))
+        if n + gen_cfg.max_new_tokens > backend.max_context_tokens:
+            raise ContextLimitExceeded(f"conversation of {n} tokens + {gen_cfg.max_new_tokens} new tokens exceeds "
+                                       f"the {backend.max_context_tokens}-token window")
+        return backend.generate([prompt], gen_cfg)[0][0].text
 
     return chat
 
@@ -253,12 +317,15 @@ __all__ = [
     "AgentConfig",
     "AgentResult",
     "ChatFn",
+    "ContextLimitExceeded",
+    "backend_chat",
+    "check_checkout",
     "checkout",
     "clone_dir",
-    "flatten_chat",
     "git_diff",
     "observation",
     "parse_actions",
     "run_agent",
     "run_command",
+    "shell_runner",
 ]

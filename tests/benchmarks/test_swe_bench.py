@@ -225,10 +225,16 @@ def test_command_timeout_and_long_output(repos):
     assert res.exit_status == "submitted" and res.patch == ""
 
 
-def test_agent_guards_and_checkout_errors(repos, tmp_path):
+def test_agent_guards_and_checkout_errors(repos, tmp_path, monkeypatch):
     repos_dir, base = repos
     with pytest.raises(CtxbenchError, match="allow_host_shell"):
+        run_agent("t", ScriptedModel([]), tmp_path, AgentConfig(sandbox=False))
+    monkeypatch.setattr("ctxbench.shell_sandbox.available", lambda: (False, "no user namespaces"))
+    with pytest.raises(CtxbenchError, match=r"shell sandbox is not usable here \(no user namespaces\).*--allow-host-shell"):
         run_agent("t", ScriptedModel([]), tmp_path, AgentConfig())
+    (repos_dir / "plain__dir").mkdir()
+    with pytest.raises(DataError, match="not a git repository"), checkout(repos_dir, "plain/dir", base):
+        pass
     with pytest.raises(DataError, match=r"no checkout of acme/other.*git clone https://github.com/acme/other.git"), \
             checkout(repos_dir, "acme/other", base):
         pass
