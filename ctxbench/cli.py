@@ -17,7 +17,7 @@ from .errors import CtxbenchError
 # Order here is the order in `ctxbench --help`.
 COMMANDS = (
     "run_ablation", "eval", "train", "pairs", "probe", "report", "validate", "ingest", "ls", "models",
-    "benchmarks", "import_table", "export",
+    "benchmarks", "import_table", "export", "swe_bench",
 )
 
 

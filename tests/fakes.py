@@ -90,3 +90,38 @@ class ScriptedBackend:
     def score_continuations(self, prompt, continuations):
         want = self._answer(self.render(prompt)).strip()
         return [0.0 if c.strip() == want else -5.0 for c in continuations]
+
+
+@dataclass
+class ScriptedChatBackend:
+    """A chat model for agent loops: each generate call returns the next scripted reply and records
+    the Prompt it was given (history included), so a test can check the conversation it saw."""
+
+    replies: list
+    identity: str = "scripted-chat-v1"
+    name: str = "scripted"
+    max_context_tokens: int = 100_000
+
+    def __post_init__(self):
+        self.replies = list(self.replies)
+        self.seen: list[Prompt] = []
+
+    def count_tokens(self, s: str) -> int:
+        return max(1, len(s) // 4)
+
+    def render(self, prompt: Prompt) -> str:
+        turns = [f"{m['role']}: {m['content']}" for m in prompt.history]
+        turns.append("user: " + "".join(p["value"] for p in prompt.parts if p["type"] == "text"))
+        return "\n\n".join(turns) + "\n\nassistant:" + prompt.prefill
+
+    def generate(self, prompts, cfg: GenConfig):
+        out = []
+        for p in prompts:
+            self.seen.append(p)
+            if not self.replies:
+                raise AssertionError("ScriptedChatBackend: script exhausted")
+            out.append([Completion(self.replies.pop(0), 10, 5, "stop")] * cfg.n)
+        return out
+
+    def score_continuations(self, prompt, continuations):
+        raise NotImplementedError("ScriptedChatBackend only chats")
