@@ -14,12 +14,14 @@ BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark")
 
 SUITES: dict[str, tuple[str, ...]] = {
     "embedded-long": ("niah", "trace-qa", "code-exec", "tool-trace", "long-mcq"),
+    "embedded-vqa": ("easy-vqa", "chart-qa", "geometry-qa", "detail-vqa"),
 }
 
 # Modules that define and register benchmarks. Each is imported lazily on first lookup so that a
 # broken optional benchmark cannot break `import ctxbench`.
 _MODULES = (
     "niah", "trace_qa", "code_exec", "tool_trace", "long_mcq",  # embedded, offline
+    "easyvqa", "chart_qa", "geometry_qa", "detail_vqa",  # embedded VQA, offline
     "probe",  # context-selection probe on held-out contrastive pairs
     "longbench_v2", "livecodebench", "swe_bench",  # official file formats, read from --data PATH
 )
