@@ -65,6 +65,9 @@ class BenchResult:
     n_errors: int
     computed: int  # items computed in this invocation (the rest came from earlier shards)
     mean_score: float
+    # (category, n, accuracy %) rows of the benchmark's official breakdown, for benchmarks that define
+    # `breakdown(df)` (longbench-v2: Overall, Easy, Hard, Short, Medium, Long)
+    breakdown: list[tuple[str, int, float]] | None = None
 
     @property
     def accuracy(self) -> float:
@@ -94,6 +97,8 @@ class EvalReport:
             lo, hi = r.interval()
             lines.append(f"{r.benchmark:<20} {r.accuracy:>6.3f} {f'[{lo:.3f}, {hi:.3f}]':>15} {r.n:>5} "
                          f"{r.n_parse_fail:>10} {r.n_errors:>6}")
+            for cat, n, acc in r.breakdown or ():
+                lines.append(f"  {cat:<18} {acc / 100:>6.3f} {'':>15} {n:>5}")
         return "\n".join(lines)
 
 
@@ -215,7 +220,18 @@ def _eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, d
         benchmark=bench.name, n=len(df), n_correct=int(df["correct"].sum()),
         n_parse_fail=int((~df["parse_ok"].astype(bool)).sum()), n_errors=int(df["error"].notna().sum()),
         computed=computed, mean_score=float(df["score"].mean()) if len(df) else float("nan"),
+        breakdown=_breakdown(bench, items, df),
     )
+
+
+def _breakdown(bench, items, df) -> list[tuple[str, int, float]] | None:
+    """The benchmark's own breakdown of these results (item meta joined by item id), if it has one."""
+    if not callable(getattr(bench, "breakdown", None)) or df.empty:
+        return None
+    meta = {it.item_id: it.meta for it in items}
+    frame = df[["item_id", "correct"]].assign(meta=df["item_id"].map(meta)).reset_index(drop=True)
+    table = bench.breakdown(frame)
+    return [(str(cat), int(row["n"]), float(row["accuracy"])) for cat, row in table.iterrows()]
 
 
 def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]:

@@ -154,6 +154,10 @@ class LongBenchV2(Benchmark):
         ok = pred is not None and pred == item.answer
         return Score(extracted=pred, correct=ok, score=1.0 if ok else 0.0, parse_ok=pred is not None)
 
+    def breakdown(self, df):
+        """The official result.py columns for a frame of results (printed by `ctxbench eval`)."""
+        return breakdown(df)
+
 
 def spread_subset_rows(rows: list[dict], limit: int | None) -> list[dict]:
     """`limit` rows spread over the file like `spread_subset`, picked before rendering so that
