@@ -230,3 +230,24 @@ def test_grade_reports_failures_in_order():
     assert grade("def f(a, t):\n    return sum(a) == t", fn_tests, "f")["passed"]  # module-level function
     r = grade("class Solution:\n    pass", fn_tests, "f")
     assert not r["passed"] and "AttributeError" in r["failure"]["error"]
+
+
+def test_private_tests_never_reach_pickle_loads(bench, monkeypatch, tmp_path):
+    """Loading and scoring decode the official pickles only through the restricted loader; a data
+    file carrying a code-executing pickle fails the item with a DataError and runs nothing."""
+    def boom(*a, **k):
+        raise AssertionError("pickle.loads/load called on benchmark data")
+
+    monkeypatch.setattr(pickle, "loads", boom)
+    monkeypatch.setattr(pickle, "load", boom)
+    items = {it.item_id: it for it in bench.load(LoadContext(data_path=str(DATA)))}
+    assert len(bench.tests(items["abc390_a"])) == 4 and bench.score(items["abc390_a"], SUM_OK).correct
+    marker = tmp_path / "pwned"
+    rows = [json.loads(ln) for ln in (DATA / "test6.jsonl").read_text().splitlines()]
+    rows[0]["private_test_cases"] = base64.b64encode(zlib.compress(pickle.dumps(_Evil(marker)))).decode()
+    evil = tmp_path / "test6.jsonl"
+    evil.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    item = {it.item_id: it for it in bench.load(LoadContext(data_path=str(evil)))}[rows[0]["question_id"]]
+    with pytest.raises(DataError, match="refused pickle"):
+        bench.score(item, SUM_OK)
+    assert not marker.exists()

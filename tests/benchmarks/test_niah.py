@@ -139,6 +139,9 @@ def test_score_golden_table():
         (f"{int(n):,}", True, True),  # 1,234,567
         (f"**{n}**", True, True),
         (f"<think>maybe 1234567</think>{n}", True, True),
+        (f"```\n{n}\n```", True, True),  # answer in a code block
+        (f"Either 1234567 or {n}.", True, True),  # several numbers: recall = the needle is among them (RULER)
+        ("```\nno number here\n```", False, False),
         (str(int(n) + 1), False, True),
         (f"{n}0", False, True),  # a longer number is not the needle
         ("I could not find it.", False, False),
@@ -162,3 +165,9 @@ def test_judge_hook_replaces_exact_recall():
 
     s = Niah(judge=judge).score(it, "no idea")
     assert s.correct and s.score == 0.7 and seen == [(it.meta["question"], it.answer, "no idea")]
+
+
+def test_judge_is_off_by_default():
+    assert Niah().judge is None and get_benchmark("niah").judge is None
+    it = _item()
+    assert Niah().score(it, "no idea").score == 0.0  # exact recall, no judge call
