@@ -105,19 +105,21 @@ class TextSide:
             return ids[-budget:]
         return ids
 
-    def _warn_cut(self, what: str) -> None:
+    def _warn_cut(self, what: str, hint: str = "") -> None:
         if self._cut:
             self.truncated += self._cut
             warnings.warn(f"{self._cut} {what} longer than the model window ({self.max_context_tokens} "
-                          "tokens) were truncated from the left", stacklevel=3)
+                          f"tokens) were truncated from the left{hint}", stacklevel=3)
         self._cut = 0
 
     def encode_prompts(self, prompts: Sequence[Prompt], max_new_tokens: int) -> tuple[list[str], list[list[int]]]:
         """(rendered texts, token ids) with room left for `max_new_tokens`."""
         texts = [self.render(p) for p in prompts]
         self._cut = 0
-        encs = [self._truncate(e, self.max_context_tokens - max_new_tokens) for e in self._encode_many(texts)]
-        self._warn_cut("prompts")
+        budget = self.max_context_tokens - max_new_tokens
+        encs = [self._truncate(e, budget) for e in self._encode_many(texts)]
+        self._warn_cut("prompts", f" to {max(1, budget)} tokens (the window minus max_new_tokens={max_new_tokens}; "
+                                  "a smaller --max-new-tokens keeps more of the prompt)")
         return texts, encs
 
     def encode_pairs(self, context: str, continuations: Sequence[str]) -> tuple[list[int], list[list[int]]]:
