@@ -100,6 +100,12 @@ def load_backend(
         from .vllm_backend import VLLMBackend
 
         return VLLMBackend(resolved, options)
+    from .multimodal import is_vlm_checkpoint
+
+    if is_vlm_checkpoint(resolved.path):  # LLaVA, Qwen2.5-VL, Qwen3-VL ...: processor + image-text-to-text
+        from .hf_vlm import HFVLMBackend
+
+        return HFVLMBackend.load(resolved, options, progress=progress)
     from .hf_backend import HFBackend
 
     return HFBackend.load(resolved, options, progress=progress)

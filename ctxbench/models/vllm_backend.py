@@ -5,7 +5,9 @@ Everything that decides *what* vLLM is asked to do is a pure function here, unit
 vLLM: GenConfig -> SamplingParams kwargs, options -> LLM(...) kwargs, scoring requests and the
 reading of prompt log-probs. Rendering, tokenization and truncation are shared with the hf backend
 (TextSide), so both backends feed identical token ids; only the arithmetic differs (vLLM and HF greedy
-outputs can differ slightly, so the backend name is stored with every run).
+outputs can differ slightly, so the backend name is stored with every run). VLM checkpoints go as
+rendered text (the checkpoint's chat template) + `multi_modal_data` with the PIL images, because vLLM
+expands image placeholders itself; that mapping is pure too (ctxbench.models.multimodal).
 """
 
 from __future__ import annotations
@@ -16,7 +18,19 @@ from ..errors import CtxbenchError
 from .base import Completion, GenConfig, Prompt
 from .hf_backend import TextSide, row_seed
 from .loader import BackendOptions
+from .multimodal import (
+    image_paths,
+    is_vlm_checkpoint,
+    lm_eval_split,
+    placeholder_for,
+    render_prompt,
+    vllm_limit_mm,
+    vllm_prompt,
+    vllm_scoring_requests,
+)
 from .presets import ResolvedModel
+
+MAX_IMAGES = 4  # images per prompt a VLM engine accepts (the probe's A/B prompts carry two)
 
 
 def sampling_params_kwargs(cfg: GenConfig, seed: int | None = None) -> dict[str, Any]:
@@ -53,6 +67,7 @@ def llm_kwargs(resolved: ResolvedModel, options: BackendOptions) -> dict[str, An
         "enable_prefix_caching": options.enable_prefix_caching,
         "seed": options.seed,
         "trust_remote_code": False,
+        **({"limit_mm_per_prompt": vllm_limit_mm(MAX_IMAGES)} if is_vlm_checkpoint(resolved.path) else {}),
     }
 
 
@@ -98,19 +113,42 @@ class VLLMBackend(TextSide):
         self.max_context_tokens = llm_kwargs(resolved, options)["max_model_len"]
         eos = self.tokenizer.eos_token_id
         self.eos_ids = {eos} if eos is not None else set()
+        self.processor = None
+        if is_vlm_checkpoint(resolved.path):  # render image parts with the checkpoint's own chat template
+            from .hf_vlm import load_processor
+
+            self.processor = load_processor(resolved.path)
+
+    def render(self, prompt: Prompt) -> str:
+        if self.processor is None:
+            return super().render(prompt)
+        owner = self.processor if getattr(self.processor, "chat_template", None) else self.tokenizer
+        return render_prompt(owner, prompt.parts, prompt.prefill, getattr(prompt, "history", ()),
+                             placeholder_for(self.processor, self.tokenizer))
+
+    def _mm_prompts(self, texts: Sequence[str], prompts: Sequence[Prompt]) -> list[dict]:
+        from ..images import load_image
+
+        return [vllm_prompt(t, [load_image(x) for x in image_paths(p.parts)]) for t, p in zip(texts, prompts)]
 
     def _token_prompts(self, seqs: Sequence[Sequence[int]]) -> list[dict]:
         return [{"prompt_token_ids": list(s)} for s in seqs]
 
     def generate(self, prompts: Sequence[Prompt], cfg: GenConfig) -> list[list[Completion]]:
-        texts, encs = self.encode_prompts(prompts, cfg.max_new_tokens)
+        if self.processor is not None:  # VLM: text + images; vLLM tokenizes and expands placeholders
+            texts = [self.render(p) for p in prompts]
+            requests = self._mm_prompts(texts, prompts)
+        else:
+            texts, encs = self.encode_prompts(prompts, cfg.max_new_tokens)
+            requests = self._token_prompts(encs)
         params = [self._vllm.SamplingParams(**sampling_params_kwargs(cfg, row_seed(cfg.seed, t, 0)))
                   for t in texts]
-        outs = self.llm.generate(self._token_prompts(encs), params, use_tqdm=False)
+        outs = self.llm.generate(requests, params, use_tqdm=False)
         results = []
-        for ids, out in zip(encs, outs):
+        for out in outs:
+            n_prompt = len(out.prompt_token_ids or [])
             comps = [
-                Completion(text=o.text, n_prompt_tokens=len(ids), n_new_tokens=len(o.token_ids),
+                Completion(text=o.text, n_prompt_tokens=n_prompt, n_new_tokens=len(o.token_ids),
                            finish_reason="stop" if o.finish_reason == "stop" else "length")
                 for o in out.outputs
             ]
@@ -118,6 +156,8 @@ class VLLMBackend(TextSide):
         return results
 
     def score_many(self, prompts: Sequence[Prompt], continuations: Sequence[Sequence[str]]) -> list[list[float]]:
+        if self.processor is not None:
+            return self._score_mm(prompts, continuations)
         pairs = self.encode_scoring(prompts, continuations)
         seqs, where = scoring_requests(pairs)
         out = [[0.0] * len(conts) for _, conts in pairs]
@@ -127,4 +167,28 @@ class VLLMBackend(TextSide):
         results = self.llm.generate(self._token_prompts(seqs), params, use_tqdm=False)
         for seq, (p, k, start), res in zip(seqs, where, results):
             out[p][k] = continuation_logprob(res.prompt_logprobs, seq, start)
+        return out
+
+    def _score_mm(self, prompts: Sequence[Prompt], continuations: Sequence[Sequence[str]]) -> list[list[float]]:
+        """VLM scoring: (context + continuation) text with the context's images; the continuation's
+        tokens are the last n of the expanded prompt vLLM returns."""
+        from ..images import load_image
+
+        chat = bool(getattr(self.processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None))
+        heads, wholes, counts = [], [], []
+        for p, conts in zip(prompts, continuations):
+            h, w, n = lm_eval_split(self.tokenizer, self.render(p), list(conts), not chat)
+            heads.append(h)
+            wholes.append(w)
+            counts.append(n)
+        images = [[load_image(x) for x in image_paths(p.parts)] for p in prompts]
+        reqs, where = vllm_scoring_requests(heads, wholes, images, counts)
+        out = [[0.0] * len(c) for c in continuations]
+        if not reqs:
+            return out
+        params = self._vllm.SamplingParams(**scoring_params_kwargs())
+        results = self.llm.generate(reqs, params, use_tqdm=False)
+        for (p, k, n), res in zip(where, results):
+            ids = list(res.prompt_token_ids)
+            out[p][k] = continuation_logprob(res.prompt_logprobs, ids, len(ids) - n)
         return out
