@@ -15,6 +15,8 @@ BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark")
 SUITES: dict[str, tuple[str, ...]] = {
     "embedded-long": ("niah", "trace-qa", "code-exec", "tool-trace", "long-mcq"),
     "embedded-vqa": ("easy-vqa", "chart-qa", "geometry-qa", "detail-vqa"),
+    "paper-vqa": ("MathVista_MINI", "MathVerse_MINI", "MathVision", "MMMU_Pro_10c", "MMMU_DEV_VAL", "VStarBench",
+                  "MMStar", "BLINK", "ScienceQA_TEST", "PhyX", "OlympiadBench", "MME-RealWorld-Lite"),
 }
 
 # Modules that define and register benchmarks. Each is imported lazily on first lookup so that a
@@ -24,6 +26,7 @@ _MODULES = (
     "easyvqa", "chart_qa", "geometry_qa", "detail_vqa",  # embedded VQA, offline
     "probe",  # context-selection probe on held-out contrastive pairs
     "longbench_v2", "livecodebench", "swe_bench",  # official file formats, read from --data PATH
+    "vqa_mcq", "vqa_math", "vqa_science",  # the paper's twelve VQA benchmarks, VLMEvalKit TSVs ($LMUData)
 )
 _loaded = False
 
