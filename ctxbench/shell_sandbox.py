@@ -54,7 +54,7 @@ def _boot(cfg: dict) -> None:  # runs inside the namespaces, in a fresh `python 
 
     rw = cfg["writable"]
     for d in rw:
-        r = subprocess.run([cfg["mount"], "--bind", d, d], capture_output=True, text=True)
+        r = subprocess.run([cfg["mount"], "--bind", d, d], capture_output=True, text=True, check=False)
         if r.returncode:
             fail(f"cannot bind {d}: {r.stderr.strip()}")
 
@@ -71,7 +71,7 @@ def _boot(cfg: dict) -> None:  # runs inside the namespaces, in a fresh `python 
             continue
         done.add(target)
         flags = ",".join(["remount", "bind", "ro"] + [o for o in opts if o in keep_flags])
-        r = subprocess.run([cfg["mount"], "-o", flags, target], capture_output=True, text=True)
+        r = subprocess.run([cfg["mount"], "-o", flags, target], capture_output=True, text=True, check=False)
         if r.returncode:
             fail(f"cannot make {target} read-only: {r.stderr.strip()}")
     for res, val in ((resource.RLIMIT_AS, cfg["memory_bytes"]), (resource.RLIMIT_FSIZE, cfg["fsize_bytes"]),

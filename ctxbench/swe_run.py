@@ -36,7 +36,7 @@ def _bench(name: str):
 
 
 def _now():
-    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
 
 
 # ------------------------------------------------------------------------------------------ run

@@ -41,7 +41,7 @@ def test_writes_only_inside_reads_anywhere(dirs):
 def test_no_network_and_scrubbed_environment(dirs, monkeypatch):
     work, _ = dirs
     monkeypatch.setenv("CTXBENCH_SECRET_TOKEN", "s3cret")
-    rc, out, _ = run("python3 -c \"import socket; socket.create_connection(('1.1.1.1', 80), timeout=3)\"; "
+    _, out, _ = run("python3 -c \"import socket; socket.create_connection(('1.1.1.1', 80), timeout=3)\"; "
                      "(exec 3<>/dev/tcp/127.0.0.1/22) 2>/dev/null || echo loopback-refused; env", work)
     assert "unreachable" in out.lower() and "loopback-refused" in out
     assert "s3cret" not in out and f"HOME={work}" in out

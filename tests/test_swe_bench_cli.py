@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fakes import ScriptedChatBackend  # noqa: E402
+from fakes import ScriptedChatBackend
 
-from ctxbench.cli import main  # noqa: E402
-from ctxbench.models.base import GenConfig  # noqa: E402
-from ctxbench.swe_agent import AgentConfig, ContextLimitExceeded, backend_chat, checkout, run_agent  # noqa: E402
+from ctxbench.cli import main
+from ctxbench.models.base import GenConfig
+from ctxbench.swe_agent import AgentConfig, ContextLimitExceeded, backend_chat, checkout, run_agent
 
 FIX = Path(__file__).parent / "fixtures" / "official" / "swe_bench"
 IDS = ["astropy__astropy-12907", "django__django-11099", "psf__requests-2317", "sympy__sympy-20590"]
@@ -123,7 +123,7 @@ def _no_model(*a, **k):
 
 
 def test_run_writes_official_predictions_and_resumes(root, task, tmp_path, monkeypatch, capsys):
-    data, repos, inst = task
+    data, repos, _inst = task
     be = ScriptedChatBackend(SCRIPT)
     monkeypatch.setattr("ctxbench.models.loader.load_backend", lambda spec, **k: be)
     preds = tmp_path / "out" / "preds.jsonl"
@@ -179,7 +179,7 @@ def test_run_errors_before_any_model_loads(root, task, tmp_path, monkeypatch, ca
 
 
 def test_agent_stops_when_the_conversation_outgrows_the_window(task):
-    data, repos, inst = task
+    _data, repos, inst = task
     be = ScriptedChatBackend([bash("cat calc.py")] * 5, max_context_tokens=500)
     chat = backend_chat(be, GenConfig(max_new_tokens=64))
     with checkout(repos, inst["repo"], inst["base_commit"]) as wt:

@@ -3,11 +3,13 @@
 Why this shape: a SWE-bench result is only comparable with published numbers when the patch is scored
 by the official `swebench` harness (each instance's tests in its Docker image). So ctxbench never
 re-implements that scoring. It offers two ways in:
-- run: `ctxbench.swe_agent` produces a patch per instance on a local checkout; scoring then calls the
-  official harness, which needs Docker (detected; a clear error otherwise);
-- import: `import_predictions(preds.jsonl, report)` turns a predictions file plus the harness's report
-  (the `<model>.<run_id>.json` summary and/or per-instance `report.json` files) into per-instance rows,
-  so runs scored elsewhere (a cluster with Docker) land in the same store and statistics.
+- run: `ctxbench.swe_agent` produces a patch per instance on a local checkout (CLI `ctxbench swe-bench
+  run`, driver ctxbench.swe_run); scoring then calls the official harness, which needs Docker
+  (detected; a clear error otherwise);
+- import: `import_predictions(preds.jsonl, report)` (CLI `ctxbench swe-bench import`) turns a
+  predictions file plus the harness's report (the `<model>.<run_id>.json` summary and/or per-instance
+  `report.json` files) into per-instance rows, so runs scored elsewhere (a cluster with Docker) land in
+  the same store and statistics.
 The resolve rate is resolved / total instances of the dataset (500 Verified, 300 Lite), as published.
 """
 
@@ -104,7 +106,8 @@ def require_harness() -> None:
         raise CtxbenchError("SWE-bench scoring runs the official swebench harness, which needs a running Docker "
                             "daemon (none found: `docker info` failed). Score the predictions on a machine with "
                             "Docker (python -m swebench.harness.run_evaluation ...) and import the report with "
-                            "ctxbench.benchmarks.swe_bench.import_predictions.")
+                            "`ctxbench swe-bench import --preds PREDS --report REPORT` "
+                            "(ctxbench.benchmarks.swe_bench.import_predictions).")
     import importlib.util
 
     if importlib.util.find_spec("swebench") is None:

@@ -39,7 +39,7 @@ class Prompt:
         return cls(({"type": "text", "value": text},), prefill)
 
     @classmethod
-    def chat(cls, messages: Sequence[dict], prefill: str = "") -> "Prompt":
+    def chat(cls, messages: Sequence[dict], prefill: str = "") -> Prompt:
         """A prompt from a whole conversation that ends with a user turn (the turn to answer)."""
         if not messages or messages[-1].get("role") != "user":
             raise ValueError("Prompt.chat needs a conversation ending with a user message")
