@@ -17,7 +17,7 @@ import numpy as np
 from ctxbench.benchmarks.base import Benchmark, Item, LoadContext, Score, split_of, spread_subset
 from ctxbench.errors import DataError
 from ctxbench.hashing import stable_hash
-from ctxbench.pairs.base import Pair, choice_prompt, load_pairs, pair_fingerprint, score_choice
+from ctxbench.pairs.base import Pair, choice_parts, choice_prompt, load_pairs, pair_fingerprint, score_choice
 
 from .config import TrainConfig
 
@@ -33,21 +33,39 @@ class RLPrompt:
     kind: str                     # "task" | "pair"
     scorer: Callable[[str], Score]
     answer: str                   # reference answer (warm-up SFT target)
+    parts: tuple = ()             # message parts when the prompt has images (VLMs); () = `text` alone
+
+    @property
+    def has_images(self) -> bool:
+        return any(p["type"] == "image" for p in self.parts)
+
+    def image_keys(self) -> list[str]:
+        from ctxbench.images import image_key
+
+        return [image_key(p["value"]) for p in self.parts if p["type"] == "image"]
 
 
 def task_prompt(bench: Benchmark, item: Item) -> RLPrompt:
-    if any(p["type"] != "text" for p in item.prompt):
-        raise DataError(f"{bench.name}: item {item.item_id!r} has image parts; the compact trainer is text-only")
+    """A benchmark item as an RL prompt. Items with image parts keep them (`parts`); only a
+    vision-language policy can take those (the trainer checks)."""
+    parts = tuple(item.prompt) if any(p["type"] != "text" for p in item.prompt) else ()
     return RLPrompt(key=f"{bench.key}/{item.item_id}", text=item.prompt_text(), prefill=item.prefill,
                     stop=tuple(bench.gen.stop), kind="task", scorer=lambda c, b=bench, it=item: b.score(it, c),
-                    answer=item.answer)
+                    answer=item.answer, parts=parts)
 
 
 def pair_prompt(pair: Pair, pos_first: bool) -> RLPrompt:
-    """A pair as an A/B RL prompt with a 0/1 reward (the DA-RL baseline)."""
+    """A pair as an A/B RL prompt with a 0/1 reward (the DA-RL baseline); image pairs keep their
+    parts (two images, "Image A: <image> Image B: <image> ...")."""
+    key = f"pair:{pair.pair_id}:{'pos-first' if pos_first else 'neg-first'}"
+    if pair.has_parts:
+        parts, letter = choice_parts(pair, pos_first)
+        text = "".join(p["value"] for p in parts if p["type"] == "text")
+        return RLPrompt(key=key, text=text, prefill="", stop=(), kind="pair",
+                        scorer=lambda c, L=letter: score_choice(c, L), answer=letter, parts=parts)
     text, letter = choice_prompt(pair, pos_first)
     # the key names the option order too: it keys the trainer's token cache
-    return RLPrompt(key=f"pair:{pair.pair_id}:{'pos-first' if pos_first else 'neg-first'}", text=text, prefill="", stop=(), kind="pair",
+    return RLPrompt(key=key, text=text, prefill="", stop=(), kind="pair",
                     scorer=lambda c, L=letter: score_choice(c, L), answer=letter)
 
 
@@ -170,8 +188,11 @@ def build_pools(cfg: TrainConfig, count_tokens: Callable[[str], int],
     pairs = [pairs[int(i * len(pairs) / n_pairs)] for i in range(n_pairs)] if n_pairs else []
     if not tasks:
         raise DataError("no task items left after the data budget and the prompt-length filter")
-    fp = stable_hash({"tasks": [t.key for t in tasks], "prompts": stable_hash([t.text + t.prefill for t in tasks]),
-                      "pairs": pair_fingerprint(pairs)})
+    fp = {"tasks": [t.key for t in tasks], "prompts": stable_hash([t.text + t.prefill for t in tasks]),
+          "pairs": pair_fingerprint(pairs)}
+    if any(t.has_images for t in tasks):  # images by content (text-only pools hash exactly as before)
+        fp["images"] = stable_hash([t.image_keys() for t in tasks])
+    fp = stable_hash(fp)
     return DataPools(tasks, pairs, skipped, fp)
 
 

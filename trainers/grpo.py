@@ -41,6 +41,7 @@ from .modeling import (autocast, completion_logprobs, encode, load_model, load_t
                        resolve_model_path)
 from .objectives import make_objective
 from .rollout import make_rollouts
+from .vision import VisionIO, is_vlm_path
 
 
 @dataclass
@@ -92,6 +93,8 @@ class Trainer:
         self.stage_metrics: dict[str, list[dict]] = {}
         self._pending: list[dict] = []
         self._prompt_ids: dict[str, list[int]] = {}
+        self._prompt_vision: dict[str, dict | None] = {}
+        self.io = None  # trainers.vision.VisionIO for a vision-language policy
         self.step = 0
         self.resumed_from: Path | None = None
 
@@ -110,9 +113,15 @@ class Trainer:
             self.init_identity = checkpoint_identity(self.init_path)
         else:
             self.init_path, self.init_identity = resolve_model_path(cfg.model)
-        self.tok = load_tokenizer(self.init_path)
+        if is_vlm_path(self.init_path):  # prompts (and their images) go through the checkpoint's processor
+            self.io = VisionIO.load(self.init_path)
+            self.tok = self.io.tokenizer
+        else:
+            self.tok = load_tokenizer(self.init_path)
         self.pad = pad_id(self.tok)
         self.pools: DataPools = build_pools(cfg, self.count_tokens, self.benchmarks)
+        if self.io is None:
+            self._check_text_only()
         self.objective = make_objective(cfg.objective)
         self.expected = {
             "config_fingerprint": config_fingerprint(cfg),
@@ -149,7 +158,17 @@ class Trainer:
             self.ref.requires_grad_(False)
 
     def count_tokens(self, text: str) -> int:
+        if self.io is not None:
+            return self.io.count_tokens(text)
         return len(encode(self.tok, render(self.tok, text)))
+
+    def _check_text_only(self) -> None:
+        """Image prompts or image pairs need a vision-language policy: say so before training."""
+        img = next((t.key for t in self.pools.tasks if t.has_images), None) or \
+            next((f"pair {p.pair_id}" for p in self.pools.pairs if p.has_parts), None)
+        if img:
+            raise CtxbenchError(f"{img} has images but model {self.cfg.model!r} is a text-only checkpoint; "
+                                "train a vision-language model (e.g. model = \"tiny-vlm\") on image data")
 
     def _find_checkpoint(self, resume) -> Path | None:
         if resume == "never":
@@ -185,8 +204,16 @@ class Trainer:
 
     def prompt_ids(self, p) -> list[int]:
         if p.key not in self._prompt_ids:
-            self._prompt_ids[p.key] = encode(self.tok, render(self.tok, p.text, p.prefill))
+            if self.io is not None:
+                parts = p.parts or ({"type": "text", "value": p.text},)
+                self._prompt_ids[p.key], self._prompt_vision[p.key] = self.io.encode(parts, p.prefill)
+            else:
+                self._prompt_ids[p.key] = encode(self.tok, render(self.tok, p.text, p.prefill))
         return self._prompt_ids[p.key]
+
+    def prompt_vision(self, prompts) -> list | None:
+        """Per prompt, its vision inputs (after prompt_ids); None for a text policy."""
+        return None if self.io is None else [self._prompt_vision.get(p.key) for p in prompts]
 
     def draw(self) -> tuple[list, list[list]]:
         """This step's task prompts and one pair batch per optimizer step (identical in every arm)."""
@@ -206,7 +233,8 @@ class Trainer:
         for rows in torch.arange(enc.group.shape[0]).split(self.cfg.micro_batch_size):
             sub = enc.rows(rows)
             with autocast(self.cfg.precision):
-                lp, _ = completion_logprobs(model, sub.prompt_ids, sub.prompt_mask, sub.group, sub.completion_ids)
+                lp, _ = completion_logprobs(model, sub.prompt_ids, sub.prompt_mask, sub.group, sub.completion_ids,
+                                            vision=sub.vision)
             out[rows, : lp.shape[1]] = lp.float().cpu()
         return out
 
@@ -219,9 +247,11 @@ class Trainer:
         prompts = [p for mb in mb_prompts for p in mb]
         gen = torch.Generator().manual_seed(int(stable_hash(["rollout", cfg.seed, step], 12), 16))
         r = cfg.rollout
+        prompt_ids = [self.prompt_ids(p) for p in prompts]
         with autocast(cfg.precision):
-            ro = make_rollouts(self.model, self.tok, prompts, [self.prompt_ids(p) for p in prompts], G, r.max_new_tokens,
-                               generator=gen, temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, pad=self.pad)
+            ro = make_rollouts(self.model, self.tok, prompts, prompt_ids, G, r.max_new_tokens,
+                               generator=gen, temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, pad=self.pad,
+                               vision=self.prompt_vision(prompts))
         t_rollout = time.perf_counter() - t0
         enc, mask = ro.enc, ro.enc.completion_mask
         adv = group_advantages(ro.rewards, G, cfg.loss.adv_scale)
@@ -242,7 +272,7 @@ class Trainer:
                 T = sub.completion_ids.shape[1]
                 with autocast(cfg.precision):
                     logp, ent = completion_logprobs(self.model, sub.prompt_ids, sub.prompt_mask, sub.group,
-                                                    sub.completion_ids, with_entropy=True)
+                                                    sub.completion_ids, with_entropy=True, vision=sub.vision)
                 m = sub.completion_mask
                 old = old_all[micro, :T] if old_all is not None else logp.detach()
                 tok_loss, clipped = clipped_policy_loss(logp, old, adv[micro], cfg.loss.eps_low, cfg.loss.eps_high,
@@ -257,7 +287,7 @@ class Trainer:
                 sums["clip"] += float((clipped * m).sum())
                 sums["ent"] += float((ent * m).sum())
                 sums["tok"] += float(m.sum())
-            aux, am = self.objective.aux_loss(self.model, self.tok, pair_batches[k], cfg.precision)
+            aux, am = self.objective.aux_loss(self.model, self.io or self.tok, pair_batches[k], cfg.precision)
             if aux is not None:
                 aux.backward()
                 am["aux_loss"] = float(aux.detach())
@@ -305,7 +335,7 @@ class Trainer:
                 "init_path": str(self.init_path), "data": self.pools.describe(),
                 "ref_path": str(ref_path) if ref_path is not None else None}
         name = ck.step_dir_name(step)
-        path = ck.save_checkpoint(self.ckpt_root, name, self.model, self.tok, state, meta)
+        path = ck.save_checkpoint(self.ckpt_root, name, self.model, self.io or self.tok, state, meta)
         protect = {ck.step_dir_name(0)} if (self.ckpt_root / ck.step_dir_name(0)).exists() else set()
         ck.prune(self.ckpt_root, cfg.keep_last, protect)
         try:

@@ -37,10 +37,18 @@ def load_tokenizer(path: str | Path):
 
 
 def load_model(path: str | Path):
-    """A causal LM with fp32 weights, in train mode (the tiny preset has no dropout either way)."""
-    from transformers import AutoModelForCausalLM
+    """A causal LM with fp32 weights, in train mode (the tiny preset has no dropout either way); an
+    image-text-to-text model for a vision-language checkpoint (trainers.vision)."""
+    from .vision import is_vlm_path
 
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    if is_vlm_path(path):
+        from transformers import AutoModelForImageTextToText
+
+        model = AutoModelForImageTextToText.from_pretrained(str(path), dtype=torch.float32)
+    else:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
     model.train()
     return model
 
@@ -145,33 +153,72 @@ def encode_prompts(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor):
     return out.past_key_values, out.logits[:, -1], mask
 
 
-def last_logits(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor) -> torch.Tensor:
-    """Next-token logits after each left-padded prompt, [N, V] (the LM head runs on one position)."""
+def encode_prompts_mm(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, vision: dict):
+    """encode_prompts for a vision-language model: the prompts' images (collated vision inputs, see
+    trainers.vision) enter this one forward. Returns (cache, next-token logits [N, V], mask, [N, 1]
+    position of the first token after each prompt)."""
+    from transformers import DynamicCache
+
+    from .vision import prompt_positions
+
     dev = model_device(model)
     ids, mask = _trim_left(prompt_ids, prompt_mask)
+    pos, nxt = prompt_positions(model, ids, mask, vision)
+    cache = DynamicCache(config=model.config)
+    out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                past_key_values=cache, use_cache=True, logits_to_keep=1, **_on(vision, dev))
+    return out.past_key_values, out.logits[:, -1], mask, nxt
+
+
+def _on(vision: dict, dev) -> dict:
+    return {k: v.to(dev) for k, v in vision.items()}
+
+
+def last_logits(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, vision: dict | None = None
+                ) -> torch.Tensor:
+    """Next-token logits after each left-padded prompt, [N, V] (the LM head runs on one position).
+    `vision`: the prompts' collated vision inputs (VLMs; trainers.vision), else the text path."""
+    dev = model_device(model)
+    ids, mask = _trim_left(prompt_ids, prompt_mask)
+    if vision is not None:
+        from .vision import prompt_positions
+
+        pos, _ = prompt_positions(model, ids, mask, vision)
+        out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                    use_cache=False, logits_to_keep=1, **_on(vision, dev))
+        return out.logits[:, -1]
     out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=_positions(mask).to(dev),
                 use_cache=False, logits_to_keep=1)
     return out.logits[:, -1]
 
 
 def completion_logprobs(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group: torch.Tensor,
-                        completion_ids: torch.Tensor, with_entropy: bool = False
-                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                        completion_ids: torch.Tensor, with_entropy: bool = False,
+                        vision: list | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log pi(completion token | prompt, earlier completion tokens) for each row, [B, T].
 
     prompt_ids/prompt_mask: [P, L] left-padded prompts; group: [B] index of each row's prompt;
     completion_ids: [B, T]. Each distinct prompt is encoded once and its cache shared by its rows.
+    vision: per prompt (P entries), its vision inputs or None (VLMs; trainers.vision).
     """
     dev = model_device(model)
     uniq, inv = torch.unique(group, return_inverse=True)
-    cache, first_logits, pmask = encode_prompts(model, prompt_ids[uniq], prompt_mask[uniq])
+    nxt = None
+    if vision is not None:
+        from .vision import collate
+
+        cache, first_logits, pmask, nxt = encode_prompts_mm(model, prompt_ids[uniq], prompt_mask[uniq],
+                                                            collate([vision[i] for i in uniq.tolist()]))
+    else:
+        cache, first_logits, pmask = encode_prompts(model, prompt_ids[uniq], prompt_mask[uniq])
     B, T = completion_ids.shape
     first = first_logits[inv.to(dev)].unsqueeze(1)  # logits predicting completion token 0
     if T > 1:
         cache.batch_select_indices(inv.to(dev))
         rows_mask = pmask[inv]
         am = torch.cat([rows_mask, torch.ones(B, T - 1, dtype=rows_mask.dtype)], 1)
-        pos = rows_mask.sum(1, keepdim=True) + torch.arange(T - 1)[None]
+        start = rows_mask.sum(1, keepdim=True) if nxt is None else nxt[inv]
+        pos = start + torch.arange(T - 1)[None]
         out = model(input_ids=completion_ids[:, :-1].to(dev), attention_mask=am.to(dev), position_ids=pos.to(dev),
                     past_key_values=cache, use_cache=True)
         logits = torch.cat([first, out.logits], 1)
@@ -192,9 +239,10 @@ class Encoded:
     group: torch.Tensor            # [B] row -> prompt
     completion_ids: torch.Tensor   # [B, T] right-padded
     completion_mask: torch.Tensor  # [B, T] float
+    vision: list | None = None     # per prompt: vision inputs or None (VLMs); None: text model
 
     def rows(self, idx: torch.Tensor) -> "Encoded":
         """A subset of rows (prompts kept whole; the forwards pick the prompts they need)."""
         T = int(self.completion_mask[idx].sum(1).max().clamp(min=1))
         return Encoded(self.prompt_ids, self.prompt_mask, self.group[idx], self.completion_ids[idx, :T],
-                       self.completion_mask[idx, :T])
+                       self.completion_mask[idx, :T], self.vision)

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import torch
 
-from ctxbench.pairs.base import Pair, choice_prompt
+from ctxbench.pairs.base import Pair, choice_parts, choice_prompt
 from ctxbench.registry import Registry
 
 from .config import ObjectiveConfig
@@ -79,26 +79,50 @@ class GRPO(Objective):
 
 
 class ChoiceScorer:
-    """Letter-logit margins for A/B pair prompts (shared by ContextRL's loss and the probe)."""
+    """Letter-logit margins for A/B pair prompts (shared by ContextRL's loss and the probe).
+
+    `tok` is the policy's tokenizer, or a trainers.vision.VisionIO for a vision-language policy: then
+    each prompt (two images for an image pair) goes through the processor and its images enter the
+    same prompt-only forward."""
 
     def __init__(self, tok):
-        self.tok = tok
-        self.letter_ids = {L: letter_token_ids(tok, L) for L in ("A", "B")}
-        self._cache: dict[tuple[str, bool], tuple[list[int], str]] = {}
+        from .vision import VisionIO
 
-    def encode(self, pair: Pair, pos_first: bool) -> tuple[list[int], str]:
+        self.tok = tok
+        self.io = tok if isinstance(tok, VisionIO) else None
+        text_tok = self.io.tokenizer if self.io else tok
+        self.letter_ids = {L: letter_token_ids(text_tok, L) for L in ("A", "B")}
+        self._cache: dict[tuple[str, bool], tuple] = {}
+
+    def encode(self, pair: Pair, pos_first: bool) -> tuple:
+        """(prompt ids, correct letter[, vision inputs for a VLM])."""
         key = (pair.pair_id, pos_first)
         if key not in self._cache:
-            text, letter = choice_prompt(pair, pos_first)
-            self._cache[key] = (encode(self.tok, render(self.tok, text)), letter)
+            if self.io is not None:
+                parts, letter = choice_parts(pair, pos_first)
+                ids, vision = self.io.encode(parts)
+                self._cache[key] = (ids, letter, vision)
+            elif pair.has_parts:
+                from ctxbench.errors import DataError
+
+                raise DataError(f"pair {pair.pair_id!r} has image contexts; the policy is a text-only model "
+                                "(use a vision-language model, e.g. tiny-vlm)")
+            else:
+                text, letter = choice_prompt(pair, pos_first)
+                self._cache[key] = (encode(self.tok, render(self.tok, text)), letter)
         return self._cache[key]
 
     def margins(self, model, draws: list[PairDraw], precision: str = "fp32") -> torch.Tensor:
         """[N] logit(correct letter) - logit(wrong letter), max over single-token spellings."""
         encoded = [self.encode(p, pf) for p, pf in draws]
         ids, mask = left_pad([e[0] for e in encoded], pad_id(self.tok))
+        vision = None
+        if self.io is not None:
+            from .vision import collate
+
+            vision = collate([e[2] for e in encoded])
         with autocast(precision):
-            logits = last_logits(model, ids, mask).float()
+            logits = last_logits(model, ids, mask, vision).float()
         best = {L: logits[:, ix].max(dim=-1).values for L, ix in self.letter_ids.items()}
         correct_is_a = torch.tensor([e[1] == "A" for e in encoded], device=logits.device)
         return torch.where(correct_is_a, best["A"] - best["B"], best["B"] - best["A"])
@@ -144,8 +168,9 @@ class DataAugSFT(Objective):
     def before_rl(self, trainer) -> bool:
         from .sft import pair_sft_examples, run_sft
 
-        examples = pair_sft_examples(trainer.tok, trainer.pools.pairs, trainer.cfg.seed)
-        metrics = run_sft(trainer.model, trainer.tok, examples, epochs=self.cfg.sft_epochs, lr=self.cfg.sft_lr,
+        tok = getattr(trainer, "io", None) or trainer.tok  # a VLM's prompts go through its processor
+        examples = pair_sft_examples(tok, trainer.pools.pairs, trainer.cfg.seed)
+        metrics = run_sft(trainer.model, tok, examples, epochs=self.cfg.sft_epochs, lr=self.cfg.sft_lr,
                           batch_size=self.cfg.sft_batch_size, seed=trainer.cfg.seed,
                           precision=trainer.cfg.precision, grad_clip=trainer.cfg.optim.grad_clip,
                           desc="da-sft stage", progress=trainer.cfg.progress)

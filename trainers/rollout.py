@@ -40,18 +40,25 @@ def sample_next(logits: torch.Tensor, temperature: float, top_p: float, top_k: i
 @torch.no_grad()
 def sample(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group_size: int, max_new_tokens: int,
            *, eos_id: int, pad_id: int, generator: torch.Generator, temperature: float = 1.0,
-           top_p: float = 1.0, top_k: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+           top_p: float = 1.0, top_k: int = 0, vision: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample `group_size` completions for each left-padded prompt.
 
     Returns completion ids [P*G, T] (rows of one prompt contiguous, right-padded with pad_id) and a
-    float mask [P*G, T] that is 1 up to and including each row's EOS.
+    float mask [P*G, T] that is 1 up to and including each row's EOS. `vision`: per prompt, its
+    vision inputs or None (VLMs; trainers.vision); the images enter the prompt forward only.
     """
     dev = model_device(model)
-    cache, logits, pmask = encode_prompts(model, prompt_ids, prompt_mask)
+    if vision is not None:
+        from .modeling import encode_prompts_mm
+        from .vision import collate
+
+        cache, logits, pmask, nxt = encode_prompts_mm(model, prompt_ids, prompt_mask, collate(vision))
+    else:
+        cache, logits, pmask = encode_prompts(model, prompt_ids, prompt_mask)
     cache.batch_repeat_interleave(group_size)
     logits = logits.repeat_interleave(group_size, dim=0)
     am = pmask.repeat_interleave(group_size, dim=0).to(dev)
-    pos = am.sum(1, keepdim=True)
+    pos = am.sum(1, keepdim=True) if vision is None else nxt.repeat_interleave(group_size, dim=0).to(dev)
     B = am.shape[0]
     done = torch.zeros(B, dtype=torch.bool, device=dev)
     lengths = torch.full((B,), max_new_tokens, dtype=torch.long, device=dev)
@@ -121,16 +128,17 @@ def decode_rows(tok, ids: torch.Tensor, mask: torch.Tensor, stops_per_row: list[
 
 def make_rollouts(model, tok, prompts: list, prompt_token_ids: list[list[int]], group_size: int,
                   max_new_tokens: int, *, generator: torch.Generator, temperature: float, top_p: float,
-                  top_k: int, pad: int) -> Rollouts:
-    """Sample, decode, score. `prompts` are RLPrompt-like (stop, scorer); ids are their rendered tokens."""
+                  top_k: int, pad: int, vision: list | None = None) -> Rollouts:
+    """Sample, decode, score. `prompts` are RLPrompt-like (stop, scorer); ids are their rendered tokens;
+    `vision` their vision inputs (VLMs), kept with the batch for the loss forwards."""
     from .modeling import left_pad
 
     pids, pmask = left_pad(prompt_token_ids, pad)
     ids, mask = sample(model, pids, pmask, group_size, max_new_tokens, eos_id=tok.eos_token_id, pad_id=pad,
-                       generator=generator, temperature=temperature, top_p=top_p, top_k=top_k)
+                       generator=generator, temperature=temperature, top_p=top_p, top_k=top_k, vision=vision)
     prompt_of_row = [i for i in range(len(prompts)) for _ in range(group_size)]
     texts, mask = decode_rows(tok, ids, mask, [prompts[i].stop for i in prompt_of_row], tok.eos_token_id)
     rewards = torch.tensor([float(prompts[i].scorer(t).score) for i, t in zip(prompt_of_row, texts)])
     group = torch.tensor(prompt_of_row, dtype=torch.long)
-    return Rollouts(Encoded(pids, pmask, group, ids, mask), texts, rewards, prompt_of_row)
+    return Rollouts(Encoded(pids, pmask, group, ids, mask, vision), texts, rewards, prompt_of_row)
 

@@ -18,13 +18,13 @@ import numpy as np
 import torch
 
 from ctxbench.hashing import stable_hash
-from ctxbench.pairs.base import Pair, choice_prompt
+from ctxbench.pairs.base import Pair, choice_parts, choice_prompt
 
 from .data import pos_first_for
 from .losses import aggregate
 from .modeling import autocast, completion_logprobs, encode, left_pad, pad_id, render, right_pad
 
-Example = tuple[list[int], list[int]]  # (prompt token ids, target token ids incl. EOS)
+Example = tuple  # (prompt token ids, target token ids incl. EOS[, vision inputs]) — vision: VLM prompts
 
 
 def target_text(tok, rendered_prompt: str, answer: str) -> str:
@@ -35,18 +35,35 @@ def target_text(tok, rendered_prompt: str, answer: str) -> str:
     return answer
 
 
-def make_example(tok, user_text: str, prefill: str, answer: str) -> Example:
+def make_example(tok, user_text: str, prefill: str, answer: str, parts: tuple = ()) -> Example:
+    """(prompt ids, target ids) for a text tokenizer; with a trainers.vision.VisionIO as `tok`, the
+    prompt (its `parts` when it has images) goes through the processor and the example carries the
+    vision inputs as a third element."""
+    from .vision import VisionIO
+
+    if isinstance(tok, VisionIO):
+        ids, vision = tok.encode(parts or ({"type": "text", "value": user_text},), prefill)
+        t = tok.tokenizer
+        ans = answer if tok.chat else target_text(t, tok.render(parts or ({"type": "text", "value": user_text},),
+                                                                 prefill), answer)
+        return ids, t(ans, add_special_tokens=False)["input_ids"] + [t.eos_token_id], vision
     prompt = render(tok, user_text, prefill)
     target = tok(target_text(tok, prompt, answer), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     return encode(tok, prompt), target
 
 
 def pair_sft_examples(tok, pairs: list[Pair], seed: int) -> list[Example]:
-    """DA-SFT data: each pair's A/B prompt with the correct letter as the target."""
+    """DA-SFT data: each pair's A/B prompt with the correct letter as the target (image pairs: the
+    two-image prompt, through the processor when `tok` is a VisionIO)."""
     out = []
     for p in pairs:
-        text, letter = choice_prompt(p, pos_first_for(seed, 0, p.pair_id))
-        out.append(make_example(tok, text, "", letter))
+        pos_first = pos_first_for(seed, 0, p.pair_id)
+        if p.has_parts:
+            parts, letter = choice_parts(p, pos_first)
+            out.append(make_example(tok, "", "", letter, parts))
+        else:
+            text, letter = choice_prompt(p, pos_first)
+            out.append(make_example(tok, text, "", letter))
     return out
 
 
@@ -54,8 +71,9 @@ def sft_loss(model, examples: list[Example], pad: int, precision: str = "fp32") 
     """Token-mean negative log-likelihood of the targets given their prompts."""
     pids, pmask = left_pad([e[0] for e in examples], pad)
     tids, tmask = right_pad([e[1] for e in examples], pad)
+    vision = [e[2] for e in examples] if any(len(e) > 2 and e[2] is not None for e in examples) else None
     with autocast(precision):
-        logp, _ = completion_logprobs(model, pids, pmask, torch.arange(len(examples)), tids)
+        logp, _ = completion_logprobs(model, pids, pmask, torch.arange(len(examples)), tids, vision=vision)
     return -aggregate(logp, tmask.to(logp.device), "token-mean")
 
 
@@ -104,30 +122,44 @@ def warmup_sft(cfg, root: str | Path, benchmarks: dict | None = None) -> Path:
     from .checkpoint import verify_checkpoint, write_manifest
     from .data import sft_examples_from_tasks
     from .modeling import load_policy, resolve_model_path
+    from .vision import VisionIO, is_vlm_path
 
     base_path, identity = resolve_model_path(cfg.model)
-    model, tok = load_policy(base_path)
+    io = None
+    if is_vlm_path(base_path):  # a VLM: prompts (with their images) go through the processor
+        from .modeling import load_model
+
+        io = VisionIO.load(base_path)
+        model, tok = load_model(base_path), io.tokenizer
+    else:
+        model, tok = load_policy(base_path)
     count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
     prompts = sft_examples_from_tasks(cfg, count, benchmarks)
-    data_fp = stable_hash([(p.key, p.text, p.prefill, p.answer) for p in prompts])
+    fp_rows = [(p.key, p.text, p.prefill, p.answer) for p in prompts]
+    if any(p.has_images for p in prompts):
+        fp_rows = [(*row, p.image_keys()) for row, p in zip(fp_rows, prompts)]
+    data_fp = stable_hash(fp_rows)
     key = warmup_key(cfg, identity, data_fp)
     out = Path(root) / "warmup" / f"{cfg.model.split('/')[-1].replace(':', '-')}-{key}"
     if out.exists():
         verify_checkpoint(out)  # a damaged cache is an error, never silently rebuilt over
         return out
-    examples = [make_example(tok, p.text, p.prefill, p.answer) for p in prompts]
+    if io is None:
+        examples = [make_example(tok, p.text, p.prefill, p.answer) for p in prompts]
+    else:
+        examples = [make_example(io, p.text, p.prefill, p.answer, p.parts) for p in prompts]
     examples = [e for e in examples if len(e[0]) <= cfg.rollout.max_prompt_tokens]
     if not examples:
         raise CtxbenchError("warm-up SFT: no training examples (check data.tasks)")
     torch.manual_seed(0)
     w = cfg.warmup
-    run_sft(model, tok, examples, epochs=w.epochs, lr=w.lr, batch_size=w.batch_size, seed=0,
+    run_sft(model, io or tok, examples, epochs=w.epochs, lr=w.lr, batch_size=w.batch_size, seed=0,
             precision=cfg.precision, grad_clip=cfg.optim.grad_clip, desc="warm-up sft", progress=cfg.progress)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
+    (io or tok).save_pretrained(tmp)  # a VLM's processor: tokenizer, chat template, image processor
     write_manifest(tmp, {"kind": "warmup", "base_model": cfg.model, "base_identity": identity, "key": key,
                          "examples": len(examples)})
     try:

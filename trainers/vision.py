@@ -1,0 +1,130 @@
+"""The trainers' vision path: prompts with image parts through the checkpoint's processor.
+
+Why a separate module: the text path (modeling.encode/render) must stay bit-identical, and a VLM
+prompt is not just token ids. For a vision-language checkpoint (tiny-vlm, hf:PATH Qwen2.5-VL /
+Qwen3-VL ...) every prompt is rendered exactly as the eval backend renders it
+(ctxbench.models.hf_vlm: the processor's chat template, image parts as the model's placeholder),
+then the processor expands each placeholder to the image's tokens and computes pixel values (and, for
+Qwen-VL, grid sizes). A prompt is then (token ids, vision inputs); everything downstream — shared-
+prefix log-probs, the rollout decode loop, the ContextRL letter logits, SFT — works on the ids as
+before and hands the vision inputs to the one forward that sees the prompt.
+
+Positions: LLaVA-style models use 1-D positions, identical to the text path. Qwen-VL families use
+3-D (mrope) positions for the prompt, computed here with the model's own `get_rope_index`; the tokens
+after the prompt continue from the largest prompt position + 1 with plain 2-D positions (the text
+model expands them to the three axes, which are equal for text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+Vision = dict  # processor outputs other than ids/mask for one prompt: pixel_values [, image_grid_thw]
+VISION_KEYS = ("pixel_values", "image_grid_thw")
+
+
+def is_vlm_path(path: str | Path) -> bool:
+    from ctxbench.models.multimodal import is_vlm_checkpoint
+
+    return is_vlm_checkpoint(path)
+
+
+def _placeholder(processor) -> str:
+    """What an image part becomes in rendered text (as in ctxbench.models.hf_vlm.HFVLMBackend)."""
+    token = getattr(processor, "image_token", None) or "<image>"
+    start, end = getattr(processor, "vision_start_token", None), getattr(processor, "vision_end_token", None)
+    if start is None and "<|vision_start|>" in processor.tokenizer.get_vocab():
+        start, end = "<|vision_start|>", "<|vision_end|>"
+    return f"{start}{token}{end}" if start and end else token
+
+
+class VisionIO:
+    """Renders and encodes message parts for one VLM checkpoint; the trainers' stand-in for a
+    tokenizer wherever prompts are encoded (`.tokenizer` is the text tokenizer: letters, decoding)."""
+
+    def __init__(self, processor):
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.chat = bool(getattr(processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None))
+        self.placeholder = _placeholder(processor)
+        self._owner = processor if getattr(processor, "chat_template", None) else self.tokenizer
+
+    @classmethod
+    def load(cls, path: str | Path) -> VisionIO:
+        from ctxbench.models.hf_vlm import load_processor
+
+        return cls(load_processor(path))
+
+    def render(self, parts: Sequence[dict], prefill: str = "") -> str:
+        from ctxbench.models.multimodal import render_prompt
+
+        return render_prompt(self._owner, list(parts), prefill, (), self.placeholder)
+
+    def encode(self, parts: Sequence[dict], prefill: str = "") -> tuple[list[int], Vision | None]:
+        """(token ids with image placeholders expanded, vision inputs or None without images)."""
+        from ctxbench.images import load_image
+        from ctxbench.models.multimodal import image_paths
+
+        images = [load_image(p) for p in image_paths(parts)]
+        enc = self.processor(text=[self.render(parts, prefill)], images=images or None, return_tensors="pt",
+                             add_special_tokens=not self.chat)
+        vision = {k: enc[k] for k in VISION_KEYS if k in enc} if images else None
+        return enc["input_ids"][0].tolist(), vision
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(({"type": "text", "value": text},))[0])
+
+    @property
+    def pad_token_id(self):
+        return self.tokenizer.pad_token_id
+
+    @property
+    def eos_token_id(self):
+        return self.tokenizer.eos_token_id
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """The processor next to the weights, so the checkpoint loads as `hf:PATH` for eval. The
+        image-only processors ctxbench.models.hf_vlm assembles (no torchvision video processor) cannot
+        save themselves; their components are saved instead, and load_processor assembles them again."""
+        p = self.processor
+        if all(getattr(p, a, None) is not None for a in p.get_attributes()):
+            p.save_pretrained(str(path))
+            return
+        self.tokenizer._processor_class = None  # not the assembled class's name: AutoProcessor must not look for it
+        self.tokenizer.save_pretrained(str(path))
+        p.image_processor.save_pretrained(str(path))
+
+
+def collate(visions: Sequence[Vision | None]) -> Vision:
+    """Vision inputs of several prompts, in row order (the model scatters image features into the
+    image tokens in the same row-major order). Prompts without images contribute nothing."""
+    present = [v for v in visions if v]
+    if not present:
+        return {}
+    return {k: torch.cat([v[k] for v in present], 0) for k in present[0]}
+
+
+def is_mrope(model) -> bool:
+    from ctxbench.models.hf_vlm import MROPE_TYPES
+
+    return getattr(model.config, "model_type", "") in MROPE_TYPES
+
+
+def prompt_positions(model, ids: torch.Tensor, mask: torch.Tensor, vision: Vision
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(position ids for the left-padded prompts, [N, 1] position of the first token after each)."""
+    if is_mrope(model):
+        image_id = getattr(model.config, "image_token_id", None)
+        mm = (ids == image_id).int() if image_id is not None else torch.zeros_like(ids, dtype=torch.int)
+        pos, _ = model.model.get_rope_index(ids, mm, image_grid_thw=vision.get("image_grid_thw"),
+                                            attention_mask=mask)
+        return pos, pos.amax(dim=(0, 2)).unsqueeze(1).cpu() + 1
+    return (mask.cumsum(1) - 1).clamp(min=0), mask.sum(1, keepdim=True)
+
+
+__all__ = ["VISION_KEYS", "VisionIO", "collate", "is_mrope", "is_vlm_path", "prompt_positions"]
