@@ -128,7 +128,7 @@ def test_run_writes_official_predictions_and_resumes(root, task, tmp_path, monke
     monkeypatch.setattr("ctxbench.models.loader.load_backend", lambda spec, **k: be)
     preds = tmp_path / "out" / "preds.jsonl"
     args = ["--root", str(root), "swe-bench", "run", "--data", str(data), "--repos", str(repos),
-            "--model", "tiny", "--step-limit", "5", "--out", str(preds)]
+            "--model", "tiny", "--step-limit", "5", "--out", str(preds), "--allow-host-shell"]  # if no sandbox
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "[1/1] acme__calc-1: submitted after 3 steps" in out and "swe-bench import --preds" in out
@@ -155,7 +155,7 @@ def test_run_writes_official_predictions_and_resumes(root, task, tmp_path, monke
 def test_run_errors_before_any_model_loads(root, task, tmp_path, monkeypatch, capsys):
     data, repos, inst = task
     monkeypatch.setattr("ctxbench.models.loader.load_backend", _no_model)
-    base = ["--root", str(root), "swe-bench", "run", "--model", "tiny"]
+    base = ["--root", str(root), "swe-bench", "run", "--model", "tiny", "--allow-host-shell"]
     assert main(base + ["--data", str(tmp_path / "missing.jsonl"), "--repos", str(repos)]) == 2
     err = capsys.readouterr().err
     assert "missing.jsonl: not found (swe-bench-verified)" in err and "princeton-nlp/SWE-bench_Verified" in err

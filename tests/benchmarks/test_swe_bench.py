@@ -243,3 +243,17 @@ def test_agent_guards_and_checkout_errors(repos, tmp_path, monkeypatch):
         pass
     assert parse_actions("```bash\nls -la\n```\ntext") == ["ls -la"]
     assert parse_actions("```sh\nls\n```") == []
+
+
+@pytest.mark.skipif(not __import__("ctxbench.shell_sandbox").shell_sandbox.available()[0],
+                    reason="shell sandbox unavailable here")
+def test_agent_commands_are_confined_to_the_checkout(repos, tmp_path):
+    repos_dir, base = repos
+    outside = repos_dir / "acme__calc" / "pwned"
+    model = ScriptedModel([bash(f"touch {outside}; echo home=$HOME"),
+                           bash("echo MINI_SWE_AGENT_FINAL_OUTPUT")])
+    with checkout(repos_dir, "acme/calc", base) as wt:
+        res = run_agent("task", model, wt, AgentConfig(step_limit=3))  # sandbox on, no host opt-in needed
+    obs = model.seen[1][-1]["content"]
+    assert "Read-only file system" in obs and "ctxbench-swe-home-" in obs.split("home=")[1]
+    assert res.exit_status == "submitted" and not outside.exists()
