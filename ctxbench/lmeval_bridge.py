@@ -3,7 +3,7 @@ evaluator, then store lm-eval's per-sample log as ordinary ctxbench rows.
 
 Why: a user's existing lm-eval task (built in, or a folder passed with `--lm-eval-include`) should land
 in the same store as ctxbench's own benchmarks, item by item, so the report, the app and the paired
-statistics work on it unchanged. Nothing is re-scored: lm-eval loads the task, the `hf` model at the
+statistics work on it unchanged. The scores are lm-eval's: lm-eval loads the task, the `hf` model at the
 checkpoint path runs it (`simple_evaluate`, `log_samples=True`, offline), and each logged sample becomes
 one `samples` row of benchmark `lm-eval:<task>` at the task's version:
 
@@ -26,6 +26,8 @@ off); the choice is stored in the run's config. `--limit N` is lm-eval's: the fi
 from __future__ import annotations
 
 import json
+import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,12 +236,8 @@ def task_config_hash(task) -> str:
 def run_lmeval(cfg: LmEvalConfig, root: Path, progress: bool = True, ingest: bool = True):
     """Run `cfg.tasks` through lm-eval on `cfg.model`, write runs/items/samples shards, ingest; returns
     a harness.EvalReport (one line per task)."""
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before datasets is imported: never reach the hub
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    import logging
-
     import lm_eval
     from lm_eval.api.registry import get_model
 
@@ -257,7 +255,13 @@ def run_lmeval(cfg: LmEvalConfig, root: Path, progress: bool = True, ingest: boo
                   "batch_size": cfg.batch_size, "max_length": resolved.max_context}
     tm = _task_manager(cfg, model_args)
     _check_names(tm, cfg.tasks)  # before any model loads
-    loaded = tm.load(list(cfg.tasks))["tasks"]
+    try:
+        loaded = tm.load(list(cfg.tasks))["tasks"]
+    except (ConnectionError, OSError) as e:  # datasets' offline refusal is a ConnectionError
+        raise CtxbenchError(
+            f"lm-eval could not load the data of {', '.join(cfg.tasks)}: {e}. ctxbench runs offline: the task's "
+            "dataset must already be in the local Hugging Face cache (HF_DATASETS_CACHE), or the task must read "
+            "local files (dataset_path: json with data_files, as `ctxbench export lm-eval` writes)") from None
     lm = get_model("hf").create_from_arg_obj({**model_args, "enable_thinking": False})
     chat = bool(getattr(lm.tokenizer, "chat_template", None))
     prerendered = {n: bool((t.config.metadata or {}).get("ctxbench_prerendered")) for n, t in loaded.items()}
@@ -290,7 +294,7 @@ def run_lmeval(cfg: LmEvalConfig, root: Path, progress: bool = True, ingest: boo
             version = str(res["versions"].get(task))
             otype = res["configs"][task].get("output_type", "generate_until")
             items, rows, _ = task_rows(task, version, otype, samples, res["higher_is_better"].get(task, {}),
-                                          run, latency_s=wall / n_total)
+                                       run, latency_s=wall / n_total)
             if not rows:
                 continue
             tag = stable_hash([r["item_id"] for r in rows], 8)

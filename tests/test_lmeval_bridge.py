@@ -266,3 +266,51 @@ def test_lm_eval_cli_runs_exported_task(exported, tmp_path):
     assert set(res["results"]["ctxbench_niah"]) >= {"correct,none", "score,none", "parse_ok,none"}
     (samples_file,) = out.rglob("samples_ctxbench_niah_*.jsonl")
     assert len(samples_file.read_text().splitlines()) == 2
+
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+@pytest.mark.slow
+def test_chat_template_prompts_match_too(tmp_path):
+    """A tiny checkpoint whose tokenizer has a chat template: the export pre-renders it (user turn,
+    generation prompt, then the prefill), long-mcq continuations lose their leading space (the prompt
+    ends in a newline), and lm-eval still predicts exactly what the harness does (~40 s)."""
+    import shutil
+
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from ctxbench.cli import main
+    from ctxbench.harness import EvalConfig, run_eval
+    from ctxbench.lmeval_export import score_doc
+    from ctxbench.models.presets import resolve_model
+    from ctxbench.store.shards import read_table
+
+    ckpt = tmp_path / "tiny-chat"
+    shutil.copytree(resolve_model("tiny").path, ckpt)
+    tc = json.loads((ckpt / "tokenizer_config.json").read_text())
+    (ckpt / "tokenizer_config.json").write_text(json.dumps({**tc, "chat_template": CHATML}))
+    spec, out = f"hf:{ckpt}", tmp_path / "tasks"
+    assert main(["export", "lm-eval", str(out), "--benchmarks", "trace-qa,long-mcq", "--limit", "3",
+                 "--scoring", "choice", "--max-new-tokens", str(MAX_NEW), "--model", spec]) == 0
+    trace = _docs(out, "ctxbench_trace_qa")
+    assert all(d["prompt"].startswith("<|im_start|>user\n") and d["prompt"].endswith("<|im_start|>assistant\nAnswer:")
+               for d in trace)
+    assert all(d["choices"] == ["A", "B", "C", "D"] for d in _docs(out, "ctxbench_long_mcq"))
+    rep = run_eval(EvalConfig(model=spec, benchmarks=("trace-qa", "long-mcq"), limit=3, scoring="choice",
+                              max_new_tokens=MAX_NEW), tmp_path / "root", progress=False, ingest=False)
+    rows = {(r["benchmark"], r["item_id"]): r for r in read_table(tmp_path / "root", "samples",
+                                                                   {"run_id": rep.run_id}).to_dict("records")}
+    lm = HFLM(pretrained=str(ckpt), device="cpu", dtype="float32", batch_size=4,
+              max_length=resolve_model(spec).max_context)
+    res = lm_eval.simple_evaluate(model=lm, tasks=["ctxbench_trace_qa", "ctxbench_long_mcq"], log_samples=True,
+                                  task_manager=TaskManager(include_path=str(out), include_defaults=False),
+                                  bootstrap_iters=0)
+    for task, bench in (("ctxbench_trace_qa", "trace-qa"), ("ctxbench_long_mcq", "long-mcq")):
+        for s in res["samples"][task]:
+            completion, _, _ = score_doc(s["doc"], s["filtered_resps"])
+            ours = rows[(bench, s["doc"]["item_id"])]
+            assert completion == ours["output"] and s["correct"] == float(ours["correct"])

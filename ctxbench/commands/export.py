@@ -43,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     tasks = export_lmeval(args.dir, cfg)
     for t in tasks:
         print(f"{t.task:<28} {t.benchmark}@{t.version:<6} {t.mode:<9} {t.n_items:>5} items  {t.yaml_path}")
-    print(f"run: lm_eval run --model hf --model_args pretrained=PATH --include_path {tasks[0].yaml_path.parent} "
-          f"--tasks {','.join(t.task for t in tasks)}")
+    from ..models.presets import resolve_model
+
+    # max_length = the window the items were sized for, so lm-eval truncates (if ever) as ctxbench does
+    print(f"run: lm_eval run --model hf --model_args pretrained=PATH,max_length={resolve_model(cfg.model).max_context} "
+          f"--include_path {tasks[0].yaml_path.parent} --tasks {','.join(t.task for t in tasks)}  "
+          "(no --apply_chat_template: prompts are pre-rendered)")
     return 0
