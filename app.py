@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from ctxbench import app_data as data
+from ctxbench import imageview
 from ctxbench.diffview import box, diff_html, evidence_spans, highlight_html
 from ctxbench.errors import CtxbenchError
 from ctxbench.report import figures
@@ -132,6 +133,17 @@ def page_mechanism(an) -> None:
         show_table(tables.mechanism_table(an.mechanism), "tbl_mechanism")
 
 
+def show_images(container, paths, boxes=(), caption: str = "") -> None:
+    """Stored images (evidence boxes outlined), at least 256 px wide so 64 px images stay legible."""
+    for i, path in enumerate(paths):
+        img = imageview.annotated(path, boxes)
+        label = f"{caption} image {i + 1}" if len(paths) > 1 else caption
+        if img is None:
+            container.warning(f"{label or 'image'}: file not found ({path})")
+        else:
+            container.image(img, caption=label or None, width=max(256, min(img.width, 640)))
+
+
 def _verdict_mark(row) -> str:
     if isinstance(row.get("error"), str) and row["error"]:
         return "⚠ error"
@@ -169,6 +181,14 @@ def page_items(root, snap, name, an) -> None:
                     f"{', distractors shaded' if any(s.kind == 'distractor' for s in spans) else ''}). "
                     f"Reference answer: `{item.get('answer')}`")
         st.html(box(highlight_html(text, spans)))
+        images = imageview.image_parts(item["prompt"].get("parts"))
+        if images:
+            boxes = imageview.boxes_in(item["meta"])
+            st.markdown(f"**Image{'s' if len(images) > 1 else ''}** ({len(images)} in the prompt"
+                        f"{'; evidence boxed' if boxes else ''})")
+            cols = st.columns(min(len(images), 2))
+            for i, path in enumerate(images):
+                show_images(cols[i % len(cols)], [path], boxes, f"image {i + 1}" if len(images) > 1 else "")
         for n in notes:
             st.caption(f"Note: {n}")
         with st.expander("item metadata"):
@@ -212,13 +232,23 @@ def page_pairs(root, snap) -> None:
     st.text(p["query"])
     st.markdown("**Answer (supported by C+)**")
     st.text(p["answer"])
-    a, b, n = diff_html(p["ctx_pos"] or "", p["ctx_neg"] or "")
-    st.caption(f"{n} changed segment(s): removed in C- struck through on the left, added in C- on the right.")
-    left, right = st.columns(2)
-    left.markdown("**C+ (supports the answer)**")
-    left.html(box(a))
-    right.markdown("**C- (confounder)**")
-    right.html(box(b))
+    pos_images, neg_images = imageview.image_parts(p["ctx_pos"]), imageview.image_parts(p["ctx_neg"])
+    if pos_images or neg_images:  # image pairs: contexts are image parts; the edit's box is outlined
+        boxes = imageview.boxes_in(p["diff"])
+        st.caption("Changed region outlined." if boxes else "Images side by side.")
+        left, right = st.columns(2)
+        left.markdown("**C+ (supports the answer)**")
+        show_images(left, pos_images, boxes, "C+")
+        right.markdown("**C- (confounder)**")
+        show_images(right, neg_images, boxes, "C-")
+    else:
+        a, b, n = diff_html(p["ctx_pos"] or "", p["ctx_neg"] or "")
+        st.caption(f"{n} changed segment(s): removed in C- struck through on the left, added in C- on the right.")
+        left, right = st.columns(2)
+        left.markdown("**C+ (supports the answer)**")
+        left.html(box(a))
+        right.markdown("**C- (confounder)**")
+        right.html(box(b))
     with st.expander("provenance (source, diff_json, meta)"):
         st.json({"source": p["source"], "stage": p["stage"], "diff": p["diff"], "meta": p["meta"]})
 
