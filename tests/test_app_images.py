@@ -11,8 +11,8 @@ import pytest
 from ablation_fixture import ARMS, SEEDS, make_store
 
 from ctxbench.hashing import stable_hash
-from ctxbench.imageview import annotated, boxes_in, image_parts
 from ctxbench.images import put_image
+from ctxbench.imageview import annotated, boxes_in, image_parts
 from ctxbench.store import ingest, item_uid, sample_key, write_shard
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

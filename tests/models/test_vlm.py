@@ -12,13 +12,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ctxbench.errors import CtxbenchError  # noqa: E402
-from ctxbench.images import put_image  # noqa: E402
-from ctxbench.models import multimodal  # noqa: E402
-from ctxbench.models.base import GenConfig, Prompt  # noqa: E402
-from ctxbench.models.loader import BackendOptions, load_backend  # noqa: E402
-from ctxbench.models.presets import ResolvedModel, checkpoint_identity  # noqa: E402
-from ctxbench.models.tiny_vlm import TinyVLMSpec, build_tiny_qwen_vl, build_tiny_vlm, ensure_tiny_vlm  # noqa: E402
+from ctxbench.errors import CtxbenchError
+from ctxbench.images import put_image
+from ctxbench.models import multimodal
+from ctxbench.models.base import GenConfig, Prompt
+from ctxbench.models.loader import BackendOptions, load_backend
+from ctxbench.models.presets import ResolvedModel, checkpoint_identity
+from ctxbench.models.tiny_vlm import TinyVLMSpec, build_tiny_qwen_vl, build_tiny_vlm, ensure_tiny_vlm
 
 
 @pytest.fixture(scope="module", autouse=True)
