@@ -28,6 +28,11 @@ def add_parser(sub) -> None:
                    help="run installed lm-eval task(s) through lm-eval's evaluator and store its per-sample log")
     p.add_argument("--lm-eval-include", action="append", metavar="DIR",
                    help="extra lm-eval task folder for --lm-eval-task, e.g. from `ctxbench export lm-eval` (repeatable)")
+    p.add_argument("--vlmeval", metavar="DATASET",
+                   help="run VLMEvalKit's inference on DATASET (a paper VQA benchmark) with this model in a subprocess "
+                        "and ingest its per-item predictions, scored by ctxbench (needs the vlm extra)")
+    p.add_argument("--vlmeval-preds", metavar="FILE",
+                   help="with --vlmeval: ingest this VLMEvalKit prediction file instead of running VLMEvalKit")
     p.add_argument("--config", help="TOML file with EvalConfig keys (flags override it)")
     p.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -58,6 +63,13 @@ def run(args: argparse.Namespace) -> int:
         from ..lmeval_bridge import run_from_args
 
         return run_from_args(args, root_of(args))
+    if args.vlmeval or args.vlmeval_preds:
+        from ..errors import CtxbenchError
+        from ..vlmeval_bridge import run_cli
+
+        if not args.vlmeval:
+            raise CtxbenchError("--vlmeval-preds FILE needs --vlmeval DATASET (which benchmark the file is for)")
+        return run_cli(args)
     base = read_toml(args.config) if args.config else {}
     model = f"hf:{args.ckpt}" if args.ckpt else args.model
     benches = [b.strip() for b in (args.benchmarks or "").split(",") if b.strip()]
