@@ -198,3 +198,51 @@ def test_bad_rows_fail_naming_file_line_and_index(tmp_path, mutate, message):
 def test_unknown_name_suggests_closest():
     with pytest.raises(CtxbenchError, match="did you mean 'MMStar'"):
         get_benchmark("MMstar")
+
+
+class OracleBackend:
+    """Replies with the fixture's known-correct answer for the prompt it is shown (and ranks the gold option
+    first in choice mode), so a harness run over the fixtures must score 1.0 everywhere."""
+
+    identity, name, max_context_tokens = "oracle-v1", "oracle", 4096
+
+    def __init__(self, replies: dict[str, str], gold: dict[str, str]):
+        self.replies, self.gold = replies, gold
+
+    def count_tokens(self, s):
+        return max(1, len(s) // 4)
+
+    def render(self, prompt):
+        return "".join(p["value"] for p in prompt.parts if p["type"] == "text")
+
+    def generate(self, prompts, cfg):
+        from ctxbench.models.base import Completion
+
+        assert all(any(p["type"] == "image" for p in pr.parts) for pr in prompts)
+        return [[Completion(self.replies[self.render(p)], 10, 3, "stop")] for p in prompts]
+
+    def score_continuations(self, prompt, continuations):
+        want = self.gold[self.render(prompt)]
+        return [0.0 if c.strip() == want else -3.0 for c in continuations]
+
+
+@pytest.mark.parametrize("scoring", ["generate", "choice"])
+def test_harness_scores_fixture_items_through_the_store(lmu, root, scoring):
+    from ctxbench.harness import EvalConfig, run_eval
+    from ctxbench.store.read import connect_readonly
+
+    names = ("MMStar", "MathVista_MINI", "OlympiadBench")
+    replies, gold = {}, {}
+    for n in names:
+        items = {it.item_id: it for it in get_benchmark(n).load(LoadContext(data_path=str(lmu)))}
+        for idx, good, _ in GOLD[n][1]:
+            replies[items[idx].prompt_text()] = good
+            gold[items[idx].prompt_text()] = items[idx].answer
+    cfg = EvalConfig(model="oracle", benchmarks=names, scoring=scoring, data={n: str(lmu) for n in names})
+    report = run_eval(cfg, root, backend=OracleBackend(replies, gold), progress=False)
+    assert [(r.benchmark, r.n, r.accuracy) for r in report.results] == [
+        ("MMStar", 3, 1.0), ("MathVista_MINI", 4, 1.0), ("OlympiadBench", 3, 1.0)]
+    con = connect_readonly(root)
+    parts = con.execute("select prompt_json from items where benchmark = 'MMStar' and item_id = '0'").fetchone()[0]
+    assert '"type": "image"' in parts
+    con.close()
