@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import math
 import os
 import re
 import subprocess
@@ -153,7 +154,7 @@ def run_vlmeval(job: BridgeJob, python: str | None = None, timeout: float | None
     job_file = write_job(job)
     cmd = runner_command(job_file, python)
     try:
-        proc = subprocess.run(cmd, env=runner_env(job), timeout=timeout, stdout=subprocess.PIPE,
+        proc = subprocess.run(cmd, check=False, env=runner_env(job), timeout=timeout, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     except subprocess.TimeoutExpired:
         raise CtxbenchError(f"VLMEvalKit runner exceeded {timeout} s: {' '.join(cmd)}") from None
@@ -215,7 +216,7 @@ def read_predictions(path: str | Path) -> dict[str, str]:
         if idx in out:
             raise DataError(f"{path}: row {i}: duplicate index {idx!r}")
         p = r["prediction"]
-        out[idx] = "" if p is None or (isinstance(p, float) and p != p) else str(p)
+        out[idx] = "" if p is None or (isinstance(p, float) and math.isnan(p)) else str(p)
     return out
 
 
@@ -270,7 +271,7 @@ def ingest_predictions(pred_file: str | Path, benchmark: str, root: Path, *, dat
         err = None
         try:
             sc = bench.score(it, text)
-        except Exception as e:  # a scorer crash is a recorded failure of this item (as in the harness)
+        except Exception as e:  # noqa: BLE001  (a scorer crash is a recorded failure of this item, as in the harness)
             sc, err = None, f"score: {type(e).__name__}: {e}"
         n_correct += bool(sc and sc.correct)
         n_fail += not (sc and sc.parse_ok)
@@ -328,7 +329,20 @@ def run_cli(args) -> int:
 
 
 __all__ = [
-    "ALIASES", "BridgeJob", "VLMEVAL_NAMES", "benchmark_for", "find_pred_file", "ingest_predictions", "make_job",
-    "model_name_for", "read_predictions", "require_vlmeval", "run_cli", "run_vlmeval", "runner_command",
-    "runner_env", "vlmeval_dataset", "write_job",
+    "ALIASES",
+    "VLMEVAL_NAMES",
+    "BridgeJob",
+    "benchmark_for",
+    "find_pred_file",
+    "ingest_predictions",
+    "make_job",
+    "model_name_for",
+    "read_predictions",
+    "require_vlmeval",
+    "run_cli",
+    "run_vlmeval",
+    "runner_command",
+    "runner_env",
+    "vlmeval_dataset",
+    "write_job",
 ]

@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
-from vqa_fixtures import mmstar, olympiad, phyx  # noqa: E402
+from vqa_fixtures import mmstar, olympiad, phyx
 
-from ctxbench import vlmeval_bridge as vb  # noqa: E402
-from ctxbench.cli import main  # noqa: E402
-from ctxbench.errors import CtxbenchError, DataError  # noqa: E402
-from ctxbench.store.read import connect_readonly  # noqa: E402
+from ctxbench import vlmeval_bridge as vb
+from ctxbench.cli import main
+from ctxbench.errors import CtxbenchError, DataError
+from ctxbench.store.read import connect_readonly
 
 
 @pytest.fixture

@@ -157,9 +157,12 @@ def _sympy(s: str):
     if expr is None:
         return None
     try:
-        from sympy import Symbol, pi, sqrt, log, sin, cos, tan, exp, E, I
+        from sympy import E, I, Symbol, cos, exp, log, pi, sin, sqrt, tan
         from sympy.parsing.sympy_parser import (
-            convert_xor, implicit_multiplication_application, parse_expr, standard_transformations,
+            convert_xor,
+            implicit_multiplication_application,
+            parse_expr,
+            standard_transformations,
         )
 
         names = {"pi": pi, "sqrt": sqrt, "log": log, "ln": log, "sin": sin, "cos": cos, "tan": tan,
@@ -171,7 +174,7 @@ def _sympy(s: str):
                        transformations=standard_transformations + (implicit_multiplication_application,
                                                                    convert_xor), evaluate=False)
         return e.doit() if _bounded(e) else None
-    except Exception:  # sympy raises many types on malformed input: any of them means "not comparable"
+    except Exception:  # noqa: BLE001  (sympy raises many types on malformed input: all mean "not comparable")
         return None
 
 
@@ -218,7 +221,7 @@ def _sympy_equal(a: str, b: str) -> bool:
         from sympy import simplify
 
         return bool(simplify(ea - eb) == 0)
-    except Exception:  # see _sympy
+    except Exception:  # noqa: BLE001  (see _sympy)
         return False
 
 

@@ -27,7 +27,16 @@ from . import register
 from .base import GenSpec, Item, Score
 from .vqa_base import VQATSVBenchmark, score_of
 from .vqa_scoring import extract_option, mmerealworld_letter
-from .vqa_tsv import Row, TSVSource, images_then_text, interleave, literal_list, mcq_text, options_of, vlmeval_url
+from .vqa_tsv import (
+    Row,
+    TSVSource,
+    images_then_text,
+    interleave,
+    literal_list,
+    mcq_text,
+    options_of,
+    vlmeval_url,
+)
 
 IMAGE_MCQ_INSTRUCTION = "Please select the correct answer from the options above. \n"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -167,4 +176,4 @@ class MMERealWorldLite(MCQBenchmark):
         return score_of(letter, letter == item.meta["gold"])
 
 
-__all__ = ["MCQBenchmark", "IMAGE_MCQ_INSTRUCTION", "MMERW_INSTRUCTION"]
+__all__ = ["IMAGE_MCQ_INSTRUCTION", "MMERW_INSTRUCTION", "MCQBenchmark"]

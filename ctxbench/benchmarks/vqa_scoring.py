@@ -33,8 +33,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from ..errors import ConfigError, did_you_mean
 from .extract import extract_choice, strip_reasoning
@@ -254,7 +254,21 @@ def _resolve(name: str) -> Judge:
 
 
 __all__ = [
-    "Extraction", "JUDGES", "JUDGE_ENV", "JudgeRequest", "JudgeVerdict", "active_judge", "boxed_contents",
-    "boxed_letter", "can_infer", "extract_option", "infer_option", "infer_text", "mmerealworld_letter",
-    "phyx_mc_letter", "prepare", "register_judge", "set_judge",
+    "JUDGES",
+    "JUDGE_ENV",
+    "Extraction",
+    "JudgeRequest",
+    "JudgeVerdict",
+    "active_judge",
+    "boxed_contents",
+    "boxed_letter",
+    "can_infer",
+    "extract_option",
+    "infer_option",
+    "infer_text",
+    "mmerealworld_letter",
+    "phyx_mc_letter",
+    "prepare",
+    "register_judge",
+    "set_judge",
 ]

@@ -121,16 +121,11 @@ class Row:
         return self.cells[key]
 
 
-def _reader(path: Path):
-    csv.field_size_limit(2**31 - 1)
-    f = open(path, encoding="utf-8", newline="")
-    return f, csv.reader(f, delimiter="\t")
-
-
 def _rows(path: Path):
     """(line, header, values) for every record; decoding and shape errors name the line."""
-    f, rd = _reader(path)
-    with f:
+    csv.field_size_limit(2**31 - 1)
+    with open(path, encoding="utf-8", newline="") as f:
+        rd = csv.reader(f, delimiter="\t")
         try:
             header = next(rd, None)
             if header is None:
@@ -345,6 +340,18 @@ def literal_list(cell: str | None, where: str) -> list[str]:
 
 
 __all__ = [
-    "LMU_ENV", "Row", "TSVSource", "images_then_text", "interleave", "literal_list", "load_images",
-    "mcq_text", "options_of", "present", "read_rows", "spread", "split_image_cell", "vlmeval_url",
+    "LMU_ENV",
+    "Row",
+    "TSVSource",
+    "images_then_text",
+    "interleave",
+    "literal_list",
+    "load_images",
+    "mcq_text",
+    "options_of",
+    "present",
+    "read_rows",
+    "split_image_cell",
+    "spread",
+    "vlmeval_url",
 ]

@@ -176,7 +176,7 @@ def test_data_location_file_folder_env_and_missing(lmu, monkeypatch, tmp_path):
 
 
 def _mmstar_rows():
-    return [dict(index=i, question=f"q{i}", A="x", B="y", answer="A", category="c", image=b64_image((i, 0, 0)))
+    return [{"index": i, "question": f"q{i}", "A": "x", "B": "y", "answer": "A", "category": "c", "image": b64_image((i, 0, 0))}
             for i in range(3)]
 
 
@@ -246,3 +246,16 @@ def test_harness_scores_fixture_items_through_the_store(lmu, root, scoring):
     parts = con.execute("select prompt_json from items where benchmark = 'MMStar' and item_id = '0'").fetchone()[0]
     assert '"type": "image"' in parts
     con.close()
+
+
+def test_unreadable_files_fail_clearly(tmp_path):
+    bench = get_benchmark("MMStar")
+    (tmp_path / "MMStar.tsv").write_bytes(b"")
+    with pytest.raises(DataError, match=r"MMStar\.tsv: file is empty"):
+        bench.load(LoadContext(data_path=str(tmp_path)))
+    (tmp_path / "MMStar.tsv").write_bytes(b"index\tquestion\tanswer\timage\n0\tq\xff\tA\tx\n")
+    with pytest.raises(DataError, match=r"MMStar\.tsv: not valid UTF-8"):
+        bench.load(LoadContext(data_path=str(tmp_path)))
+    (tmp_path / "MMStar.tsv").write_text("index\tquestion\tanswer\timage\n0\tq\tA\n")
+    with pytest.raises(DataError, match=r"MMStar\.tsv:2: 3 cells, header has 4"):
+        bench.load(LoadContext(data_path=str(tmp_path)))

@@ -10,8 +10,15 @@ from ctxbench.benchmarks.vqa_math import MathVistaMini
 from ctxbench.benchmarks.vqa_mathnorm import final_answer, math_equal, normalize, to_number
 from ctxbench.benchmarks.vqa_science import olympiad_extract
 from ctxbench.benchmarks.vqa_scoring import (
-    JUDGES, JudgeVerdict, can_infer, extract_option, infer_option, mmerealworld_letter, phyx_mc_letter,
-    register_judge, set_judge,
+    JUDGES,
+    JudgeVerdict,
+    can_infer,
+    extract_option,
+    infer_option,
+    mmerealworld_letter,
+    phyx_mc_letter,
+    register_judge,
+    set_judge,
 )
 from ctxbench.errors import ConfigError
 
