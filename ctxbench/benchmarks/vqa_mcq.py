@@ -9,7 +9,8 @@ same text here and under VLMEvalKit:
   "Please select the correct answer from the options above. ".
 - MMMUDataset (MMMU_DEV_VAL): the same text, cut at each `<image k>` tag with the k-th image placed there.
   Open questions (no option A) are graded as VLMEvalKit's `MMMU_preproc` does: the gold answer becomes
-  option A against "Other Answers", so a reply is right when it states the gold text.
+  option A against "Other Answers", so a reply is right when it states the gold text; a gold answer that
+  is not a single letter on an option question counts as 'A' (VLMEvalKit's answer map for MMMU).
 - MMMUProDataset (MMMU_Pro_10c): no hint, ten options A-J, "Answer directly with the option letter from
   the given choices. ", interleaved like MMMU.
 - MMERealWorld (MME-RealWorld-Lite): question, "The choices are listed below:" and the five "(A) ..."
@@ -55,6 +56,7 @@ class MCQBenchmark(VQATSVBenchmark):
     letters: ClassVar[str] = LETTERS
     use_hint: ClassVar[bool] = True
     interleaved: ClassVar[bool] = False      # MMMU's <image k> tags
+    mmmu_gold: ClassVar[bool] = False        # VLMEvalKit's MMMU rule: a non-letter gold answer counts as 'A'
     meta_cols: ClassVar[tuple[str, ...]] = ("category", "l2-category", "split")
 
     def prompt_text(self, row: Row, options: dict[str, str]) -> str:
@@ -71,6 +73,8 @@ class MCQBenchmark(VQATSVBenchmark):
         meta["group"] = row.index
         gold = row["answer"].strip()
         if options:
+            if gold not in options and self.mmmu_gold:
+                meta["answer_raw"], gold = gold, "A"  # mcq_vanilla_eval's answer_map for MMMU datasets
             if gold not in options:
                 from ..errors import DataError
 
@@ -93,6 +97,7 @@ class MMMUDevVal(MCQBenchmark):
     name = "MMMU_DEV_VAL"
     tsv = _tsv("MMMU_DEV_VAL")
     interleaved = True
+    mmmu_gold = True
     meta_cols = ("category", "l2-category", "split", "subfield", "topic_difficulty", "question_type")
 
 
@@ -101,6 +106,7 @@ class MMMUPro10c(MCQBenchmark):
     name = "MMMU_Pro_10c"
     tsv = _tsv("MMMU_Pro_10c")
     interleaved = True
+    mmmu_gold = True
     use_hint = False
     letters = "ABCDEFGHIJ"
     instruction = "Answer directly with the option letter from the given choices. "

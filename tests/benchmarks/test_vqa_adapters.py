@@ -259,3 +259,14 @@ def test_unreadable_files_fail_clearly(tmp_path):
     (tmp_path / "MMStar.tsv").write_text("index\tquestion\tanswer\timage\n0\tq\tA\n")
     with pytest.raises(DataError, match=r"MMStar\.tsv:2: 3 cells, header has 4"):
         bench.load(LoadContext(data_path=str(tmp_path)))
+
+
+def test_mmmu_non_letter_gold_counts_as_a_like_vlmevalkit(tmp_path):
+    rows = [{"index": 1, "question": "Pick two.", "A": "x", "B": "y", "C": "z", "answer": "['A', 'C']",
+             "category": "Art", "image": b64_image((9, 9, 9))}]
+    pd.DataFrame(rows).to_csv(tmp_path / "MMMU_DEV_VAL.tsv", sep="\t", index=False)
+    (it,) = get_benchmark("MMMU_DEV_VAL").load(LoadContext(data_path=str(tmp_path)))
+    assert it.answer == "A" and it.meta["answer_raw"] == "['A', 'C']"
+    pd.DataFrame(rows).to_csv(tmp_path / "MMStar.tsv", sep="\t", index=False)
+    with pytest.raises(DataError, match="is not one of the options"):  # other datasets: a data error
+        get_benchmark("MMStar").load(LoadContext(data_path=str(tmp_path)))
