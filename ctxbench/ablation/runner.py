@@ -155,20 +155,23 @@ def _run_eval(ctx: JobContext) -> dict:
             model = "hf:" + ctx.dep(d)["ckpt"]
     if model is None:
         model = _start_model(ctx) or inp.get("model") or "tiny"
-    benches = list(ev["benchmarks"])
-    data = dict(ev["data"])
+    labels = {"ablation": inp["ablation"], "arm": inp["arm"], "seed": inp["seed"]}
+    name = f"{inp['ablation']}/{inp['arm']}" + (f"/s{inp['seed']}" if inp["seed"] is not None else "")
+    common = dict(model=model, batch_size=ev["batch_size"], max_new_tokens=ev["max_new_tokens"])
+    cfg = EvalConfig(suite=ev["suite"] or None, benchmarks=tuple(ev["benchmarks"]), split=ev["split"],
+                     limit=ev["limit"], data=dict(ev["data"]), **common)
+    rep = run_eval(cfg, ctx.root, progress=ctx.progress, ingest=False, name=name, extra_run=labels)
+    out = {"run_id": rep.run_id, "ckpt_id": rep.ckpt_id, "acc": {r.benchmark: r.accuracy for r in rep.results}}
     pairs = _pairs_path(ctx)
     if ev["probe"] and pairs:
-        benches.append("probe")
-        data["probe"] = pairs
-    cfg = EvalConfig(model=model, suite=ev["suite"], benchmarks=tuple(benches), split=ev["split"],
-                     limit=ev["limit"], batch_size=ev["batch_size"], max_new_tokens=ev["max_new_tokens"],
-                     data=data)
-    labels = {"ablation": inp["ablation"], "arm": inp["arm"], "seed": inp["seed"]}
-    rep = run_eval(cfg, ctx.root, progress=ctx.progress, ingest=False, name=f"{inp['ablation']}/{inp['arm']}"
-                   + (f"/s{inp['seed']}" if inp["seed"] is not None else ""), extra_run=labels)
-    return {"run_id": rep.run_id, "ckpt_id": rep.ckpt_id,
-            "acc": {r.benchmark: r.accuracy for r in rep.results}}
+        # The probe keeps both A/B orders of each held-out pair together: its own limit, no split thinning.
+        pcfg = EvalConfig(benchmarks=("probe",), split="all", limit=ev["probe_limit"], data={"probe": pairs},
+                          **common)
+        prep = run_eval(pcfg, ctx.root, progress=ctx.progress, ingest=False, name=name + "/probe",
+                        extra_run=labels)
+        out["probe_run_id"] = prep.run_id
+        out["acc"]["probe"] = prep.results[0].accuracy
+    return out
 
 
 # ------------------------------------------------------------------------------------------- driver
