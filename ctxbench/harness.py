@@ -103,7 +103,10 @@ class EvalReport:
 
 
 def item_uid(bench: Benchmark, item: Item) -> str:
-    return stable_hash([bench.key, item.item_id, item.prompt_hash])
+    """The store's identity of one rendered item (benchmark@version, item id, prompt hash)."""
+    from .store.schema import item_uid as uid
+
+    return uid(bench.name, bench.version, item.item_id, item.prompt_hash)
 
 
 def gen_settings(bench: Benchmark, cfg: EvalConfig, item: Item):
@@ -119,8 +122,13 @@ def gen_settings(bench: Benchmark, cfg: EvalConfig, item: Item):
     return mode, gen
 
 
-def sample_key(ckpt_id: str, bench: Benchmark, item: Item, mode: str, gen) -> str:
-    return stable_hash([ckpt_id, bench.key, item.item_id, item.prompt_hash, mode, to_dict(gen)], 24)
+def sample_key(run_id: str, bench: Benchmark, item: Item) -> str:
+    """Key of an item's greedy sample within a run. Run-scoped on purpose: the run id fixes the
+    checkpoint and the resolved config (hence mode and decoding), and two runs that score the same
+    checkpoint (the base and an arm whose weights did not move) must each keep their own rows."""
+    from .store.schema import sample_key as key
+
+    return key(run_id, item_uid(bench, item), 0)
 
 
 def load_items(bench: Benchmark, cfg: EvalConfig, ctx: LoadContext) -> list[Item]:
@@ -196,7 +204,7 @@ def _eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, d
     keyed = []
     for it in items:
         mode, gen = gen_settings(bench, cfg, it)
-        keyed.append((it, mode, gen, sample_key(ckpt_id, bench, it, mode, gen)))
+        keyed.append((it, mode, gen, sample_key(run_id, bench, it)))
     by_id = {it.item_id: (it, mode, gen, key) for it, mode, gen, key in keyed}
     batches = make_batches(items, cfg.batch_size)
     pending = [[by_id[it.item_id] for it in b if by_id[it.item_id][3] not in done] for b in batches]

@@ -35,13 +35,13 @@ def probe_rows(cfg, root: Path, backend, run_id: str) -> list[dict]:
     harness computes them, so rows of other limits or pair files in the same run are not mixed in)."""
     from ..benchmarks import get_benchmark
     from ..benchmarks.base import LoadContext
-    from ..harness import gen_settings, load_items, sample_key
+    from ..harness import load_items, sample_key
     from ..store.shards import read_table
 
     bench = get_benchmark("probe")
     ctx = LoadContext(max_context_tokens=backend.max_context_tokens, count_tokens=backend.count_tokens,
                       data_path=cfg.data.get("probe"))
-    keys = {sample_key(backend.identity, bench, it, *gen_settings(bench, cfg, it)): it.item_id
+    keys = {sample_key(run_id, bench, it): it.item_id
             for it in load_items(bench, cfg, ctx)}
     df = read_table(root, "samples", {"run_id": run_id})
     df = df[df["key"].isin(list(keys))].drop_duplicates("key")
