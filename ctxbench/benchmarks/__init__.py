@@ -27,6 +27,7 @@ _MODULES = (
     "probe",  # context-selection probe on held-out contrastive pairs
     "longbench_v2", "livecodebench", "swe_bench",  # official file formats, read from --data PATH
     "vqa_mcq", "vqa_math", "vqa_science",  # the paper's twelve VQA benchmarks, VLMEvalKit TSVs ($LMUData)
+    "easyr1_qa",  # EasyR1/verl RL data (the paper's multimodal GRPO pool), read from --data PATH
 )
 _loaded = False
 
