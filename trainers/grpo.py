@@ -258,7 +258,7 @@ class Trainer:
         old_all = self._logprobs_all(self.model, enc) if M > 1 else None
         ref_all = self._logprobs_all(self.ref, enc) if self.ref is not None else None
 
-        sums = {"clip": 0.0, "ent": 0.0, "kl": 0.0, "tok": 0.0, "loss": 0.0}
+        sums = {"clip": 0.0, "kl": 0.0, "tok": 0.0, "live": 0.0, "loss": 0.0}
         aux_metrics: list[dict] = []
         grad_norms = []
         start = 0
@@ -267,12 +267,18 @@ class Trainer:
             start += len(rows)
             self.opt.zero_grad(set_to_none=True)
             denom = aggregation_denominator(mask[rows], cfg.loss.agg)
-            for micro in rows.split(cfg.micro_batch_size):
+            sums["tok"] += float(mask[rows].sum())
+            # A row whose advantage is 0 adds exactly 0 to the loss and its gradient unless a KL term
+            # is on, so only rows that carry signal are forwarded (the denominator still counts all
+            # rows, so the loss is unchanged). Early in training most groups are all-wrong: this is
+            # most of the step's compute.
+            live = rows[adv[rows] != 0] if ref_all is None else rows
+            for micro in (live.split(cfg.micro_batch_size) if live.numel() else ()):
                 sub = enc.rows(micro)
                 T = sub.completion_ids.shape[1]
                 with autocast(cfg.precision):
-                    logp, ent = completion_logprobs(self.model, sub.prompt_ids, sub.prompt_mask, sub.group,
-                                                    sub.completion_ids, with_entropy=True, vision=sub.vision)
+                    logp, _ = completion_logprobs(self.model, sub.prompt_ids, sub.prompt_mask, sub.group,
+                                                  sub.completion_ids, vision=sub.vision)
                 m = sub.completion_mask
                 old = old_all[micro, :T] if old_all is not None else logp.detach()
                 tok_loss, clipped = clipped_policy_loss(logp, old, adv[micro], cfg.loss.eps_low, cfg.loss.eps_high,
@@ -285,13 +291,15 @@ class Trainer:
                 loss.backward()
                 sums["loss"] += float(loss.detach())
                 sums["clip"] += float((clipped * m).sum())
-                sums["ent"] += float((ent * m).sum())
-                sums["tok"] += float(m.sum())
+                sums["live"] += float(m.sum())
             aux, am = self.objective.aux_loss(self.model, self.io or self.tok, pair_batches[k], cfg.precision)
             if aux is not None:
                 aux.backward()
                 am["aux_loss"] = float(aux.detach())
             aux_metrics.append(am)
+            for p in self.model.parameters():  # no live rows and no aux loss: a zero gradient, as before
+                if p.grad is None and p.requires_grad:
+                    p.grad = torch.zeros_like(p)
             max_norm = cfg.optim.grad_clip if cfg.optim.grad_clip > 0 else float("inf")
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)))
             self.opt.step()
@@ -302,7 +310,8 @@ class Trainer:
         n_tok = max(sums["tok"], 1.0)
         metrics = {
             "reward_mean": float(task_r.mean()), "reward_std": float(task_r.std()) if task_r.numel() > 1 else 0.0,
-            "clip_frac": sums["clip"] / n_tok, "entropy": sums["ent"] / n_tok,
+            "clip_frac": sums["clip"] / n_tok, "entropy": float(ro.entropy.sum()) / max(float(mask.sum()), 1.0),
+            "live_frac": sums["live"] / n_tok,
             "completion_len": float(mask.sum(1).mean()), "pg_loss": sums["loss"] / M,
             "grad_norm": float(np.mean(grad_norms)), "lr": float(self.sched.get_last_lr()[0]),
             "rollout_s": t_rollout, "step_s": time.perf_counter() - t0,

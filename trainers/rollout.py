@@ -40,11 +40,13 @@ def sample_next(logits: torch.Tensor, temperature: float, top_p: float, top_k: i
 @torch.no_grad()
 def sample(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group_size: int, max_new_tokens: int,
            *, eos_id: int, pad_id: int, generator: torch.Generator, temperature: float = 1.0,
-           top_p: float = 1.0, top_k: int = 0, vision: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+           top_p: float = 1.0, top_k: int = 0, vision: list | None = None, with_entropy: bool = False):
     """Sample `group_size` completions for each left-padded prompt.
 
     Returns completion ids [P*G, T] (rows of one prompt contiguous, right-padded with pad_id) and a
-    float mask [P*G, T] that is 1 up to and including each row's EOS. `vision`: per prompt, its
+    float mask [P*G, T] that is 1 up to and including each row's EOS; with `with_entropy`, also the
+    policy's entropy (temperature 1, unfiltered) at every sampled position [P*G, T], computed from
+    the logits the sampler already has, so the entropy metric costs no extra forward. `vision`: per prompt, its
     vision inputs or None (VLMs; trainers.vision); the images enter the prompt forward only.
     """
     dev = model_device(model)
@@ -62,9 +64,12 @@ def sample(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group_siz
     B = am.shape[0]
     done = torch.zeros(B, dtype=torch.bool, device=dev)
     lengths = torch.full((B,), max_new_tokens, dtype=torch.long, device=dev)
-    tokens = []
+    tokens, ents = [], []
     ones = torch.ones(B, 1, dtype=am.dtype, device=dev)
     for t in range(max_new_tokens):
+        if with_entropy:
+            lp = torch.log_softmax(logits.float(), dim=-1)
+            ents.append(-(lp.exp() * lp).sum(-1))
         nxt = sample_next(logits, temperature, top_p, top_k, generator).to(dev)
         nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
         tokens.append(nxt)
@@ -82,6 +87,8 @@ def sample(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group_siz
     lengths = lengths.cpu()
     mask = (torch.arange(ids.shape[1])[None] < lengths[:, None]).float()
     ids = torch.where(mask.bool(), ids, torch.full_like(ids, pad_id))
+    if with_entropy:
+        return ids, mask, torch.stack(ents, 1).cpu() * mask
     return ids, mask
 
 
@@ -93,6 +100,7 @@ class Rollouts:
     texts: list[str]
     rewards: torch.Tensor      # [B]
     prompt_of_row: list[int]   # row -> index into the step's prompt list
+    entropy: torch.Tensor | None = None  # [B, T] policy entropy at each sampled position
 
 
 def truncate_at_stop(tok, ids: list[int], stops: tuple[str, ...]) -> tuple[int, str]:
@@ -134,11 +142,12 @@ def make_rollouts(model, tok, prompts: list, prompt_token_ids: list[list[int]], 
     from .modeling import left_pad
 
     pids, pmask = left_pad(prompt_token_ids, pad)
-    ids, mask = sample(model, pids, pmask, group_size, max_new_tokens, eos_id=tok.eos_token_id, pad_id=pad,
-                       generator=generator, temperature=temperature, top_p=top_p, top_k=top_k, vision=vision)
+    ids, mask, ent = sample(model, pids, pmask, group_size, max_new_tokens, eos_id=tok.eos_token_id, pad_id=pad,
+                            generator=generator, temperature=temperature, top_p=top_p, top_k=top_k, vision=vision,
+                            with_entropy=True)
     prompt_of_row = [i for i in range(len(prompts)) for _ in range(group_size)]
     texts, mask = decode_rows(tok, ids, mask, [prompts[i].stop for i in prompt_of_row], tok.eos_token_id)
     rewards = torch.tensor([float(prompts[i].scorer(t).score) for i, t in zip(prompt_of_row, texts)])
     group = torch.tensor(prompt_of_row, dtype=torch.long)
-    return Rollouts(Encoded(pids, pmask, group, ids, mask, vision), texts, rewards, prompt_of_row)
+    return Rollouts(Encoded(pids, pmask, group, ids, mask, vision), texts, rewards, prompt_of_row, ent * mask)
 
