@@ -35,10 +35,19 @@ from ctxbench.hashing import stable_hash
 from . import checkpoint as ck
 from .config import TrainConfig, config_fingerprint, run_id_for
 from .data import DataPools, Stream, build_pools, pos_first_for
-from .losses import (aggregate, aggregation_denominator, clipped_policy_loss, group_advantages, kl_k3)
+from .losses import aggregate, aggregation_denominator, clipped_policy_loss, group_advantages, kl_k3
 from .metrics import metric_rows, write_checkpoint_row, write_metric_shard, write_run_row
-from .modeling import (autocast, completion_logprobs, encode, load_model, load_tokenizer, pad_id, render,
-                       resolve_model_path)
+from .modeling import (
+    FUSED_ADAMW,
+    autocast,
+    completion_logprobs,
+    encode,
+    load_model,
+    load_tokenizer,
+    pad_id,
+    render,
+    resolve_model_path,
+)
 from .objectives import make_objective
 from .rollout import make_rollouts
 from .vision import VisionIO, is_vlm_path
@@ -143,7 +152,7 @@ class Trainer:
         self.model = load_model(found or self.init_path)
         o = cfg.optim
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps,
-                                     weight_decay=o.weight_decay)
+                                     weight_decay=o.weight_decay, fused=FUSED_ADAMW)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(cfg, self.total_steps * cfg.ppo_mini_batches))
         if state is not None:
             self._restore(found, state)
