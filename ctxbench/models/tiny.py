@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,13 +74,57 @@ def train_tokenizer(vocab_size: int, texts: list[str]):
     return fast
 
 
+def staging_dir(out: Path) -> Path:
+    """The sibling folder a build writes into: beside `out` (same filesystem, so `publish` is one
+    atomic rename) and per process, so two builders racing for the same cache entry never mix files."""
+    return out.with_name(out.name + f".tmp{os.getpid()}")
+
+
+def seeded_init(model_cls, cfg, seed: int):
+    """`model_cls(cfg)` with weights drawn from `seed`, leaving the caller's torch RNG untouched
+    (building a preset mid-run must not shift a training run's random stream)."""
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return model_cls(cfg)
+
+
+def write_preset_marker(path: Path, preset: str, version: str, spec: dict) -> None:
+    """`ctxbench_preset.json`: which recipe and version built the folder (not an identity file; the
+    cache name already encodes both)."""
+    (path / "ctxbench_preset.json").write_text(
+        json.dumps({"preset": preset, "version": version, "spec": spec}, indent=1)
+    )
+
+
+def publish(tmp: Path, out: Path) -> Path:
+    """Move a finished staging folder onto `out`, replacing an older build there."""
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out
+
+
+def ensure_built(name: str, build: Callable[[Path], object], cache: Path | None = None) -> Path:
+    """`cache/name` (default: the ctxbench cache), running `build(path)` first when no finished
+    checkpoint (config.json) is there yet."""
+    from ..paths import cache_dir
+
+    path = (cache or cache_dir()) / name
+    if not (path / "config.json").exists():
+        build(path)
+    return path
+
+
 def build_tiny(out_dir: str | os.PathLike, spec: TinySpec = TinySpec()) -> Path:
     """Train the tokenizer, init the model from `spec.seed`, save both to `out_dir` atomically."""
-    import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     out = Path(out_dir)
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    tmp = staging_dir(out)
     tok = train_tokenizer(spec.vocab_size, tokenizer_corpus())
     cfg = Qwen2Config(
         vocab_size=len(tok),
@@ -94,24 +139,14 @@ def build_tiny(out_dir: str | os.PathLike, spec: TinySpec = TinySpec()) -> Path:
         pad_token_id=tok.pad_token_id,
         bos_token_id=tok.eos_token_id,
     )
-    gen = torch.random.fork_rng()
-    with gen:
-        torch.manual_seed(spec.seed)
-        model = Qwen2ForCausalLM(cfg)
+    model = seeded_init(Qwen2ForCausalLM, cfg, spec.seed)
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
     tmp.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    (tmp / "ctxbench_preset.json").write_text(
-        json.dumps({"preset": "tiny", "version": TINY_VERSION, "spec": asdict(spec)}, indent=1)
-    )
-    if out.exists():
-        import shutil
-
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    return out
+    write_preset_marker(tmp, "tiny", TINY_VERSION, asdict(spec))
+    return publish(tmp, out)
 
 
 def tiny_cache_name(spec: TinySpec = TinySpec()) -> str:
@@ -120,9 +155,4 @@ def tiny_cache_name(spec: TinySpec = TinySpec()) -> str:
 
 def ensure_tiny(spec: TinySpec = TinySpec(), cache: Path | None = None) -> Path:
     """Path of the cached tiny checkpoint for `spec`, building it on first use."""
-    from ..paths import cache_dir
-
-    path = (cache or cache_dir()) / tiny_cache_name(spec)
-    if not (path / "config.json").exists():
-        build_tiny(path, spec)
-    return path
+    return ensure_built(tiny_cache_name(spec), lambda path: build_tiny(path, spec), cache)

@@ -20,13 +20,12 @@ No vision-language model or CLIP-style encoder ships its weights in a registry p
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..hashing import stable_hash
+from .tiny import ensure_built, publish, seeded_init, staging_dir, write_preset_marker
 
 TINY_VLM_VERSION = "1"  # bump when the corpus, tokenizer, processor or architecture recipe changes
 IMAGE_TOKEN = "<image>"
@@ -100,21 +99,8 @@ def train_vlm_tokenizer(vocab_size: int, extra_special: list[str]):
     return tok
 
 
-def _save_marker(path: Path, preset: str, version: str, spec: dict) -> None:
-    (path / "ctxbench_preset.json").write_text(json.dumps({"preset": preset, "version": version, "spec": spec},
-                                                          indent=1))
-
-
-def _replace_dir(tmp: Path, out: Path) -> Path:
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    return out
-
-
 def build_tiny_vlm(out_dir: str | os.PathLike, spec: TinyVLMSpec = TinyVLMSpec()) -> Path:
     """Train the tokenizer, init the LLaVA model from `spec.seed`, save model + processor atomically."""
-    import torch
     from transformers import (
         CLIPImageProcessorPil,
         CLIPVisionConfig,
@@ -127,7 +113,7 @@ def build_tiny_vlm(out_dir: str | os.PathLike, spec: TinyVLMSpec = TinyVLMSpec()
 
     hf_logging.disable_progress_bar()
     out = Path(out_dir)
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    tmp = staging_dir(out)
     tok = train_vlm_tokenizer(spec.vocab_size, [IMAGE_TOKEN])
     tok.eos_token = "<|im_end|>"  # end of the assistant turn in the ChatML template
     image_id = tok.convert_tokens_to_ids(IMAGE_TOKEN)
@@ -148,9 +134,7 @@ def build_tiny_vlm(out_dir: str | os.PathLike, spec: TinyVLMSpec = TinyVLMSpec()
         vision_config=vision, text_config=text_cfg, image_token_id=image_id, image_seq_length=spec.image_tokens,
         vision_feature_select_strategy="full", vision_feature_layer=-1, tie_word_embeddings=True,
     )
-    with torch.random.fork_rng():
-        torch.manual_seed(spec.seed)
-        model = LlavaForConditionalGeneration(cfg)
+    model = seeded_init(LlavaForConditionalGeneration, cfg, spec.seed)
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = [tok.eos_token_id, endoftext]
     image_processor = CLIPImageProcessorPil(
@@ -165,8 +149,8 @@ def build_tiny_vlm(out_dir: str | os.PathLike, spec: TinyVLMSpec = TinyVLMSpec()
     tmp.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
-    _save_marker(tmp, "tiny-vlm", TINY_VLM_VERSION, asdict(spec))
-    return _replace_dir(tmp, out)
+    write_preset_marker(tmp, "tiny-vlm", TINY_VLM_VERSION, asdict(spec))
+    return publish(tmp, out)
 
 
 def tiny_vlm_cache_name(spec: TinyVLMSpec = TinyVLMSpec()) -> str:
@@ -175,12 +159,7 @@ def tiny_vlm_cache_name(spec: TinyVLMSpec = TinyVLMSpec()) -> str:
 
 def ensure_tiny_vlm(spec: TinyVLMSpec = TinyVLMSpec(), cache: Path | None = None) -> Path:
     """Path of the cached tiny-vlm checkpoint for `spec`, building it on first use."""
-    from ..paths import cache_dir
-
-    path = (cache or cache_dir()) / tiny_vlm_cache_name(spec)
-    if not (path / "config.json").exists():
-        build_tiny_vlm(path, spec)
-    return path
+    return ensure_built(tiny_vlm_cache_name(spec), lambda path: build_tiny_vlm(path, spec), cache)
 
 
 # ------------------------------------------------------------------ real architectures, toy sizes
@@ -192,13 +171,12 @@ def build_tiny_qwen_vl(out_dir: str | os.PathLike, family: str = "qwen2_5_vl", s
     with a locally trained tokenizer and the family's image processor (PIL backend), saved as a
     checkpoint that `hf:PATH` loads. Images are kept small (4-16 merged patches) so a CPU forward is
     milliseconds. Nothing is downloaded."""
-    import torch
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     if family not in ("qwen2_5_vl", "qwen3_vl"):
         raise ValueError(f"family must be 'qwen2_5_vl' or 'qwen3_vl', got {family!r}")
     out = Path(out_dir)
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    tmp = staging_dir(out)
     tok = train_vlm_tokenizer(vocab_size, QWEN_SPECIAL)
     tok.eos_token = "<|im_end|>"
     ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL + ["<|im_end|>", "<|endoftext|>"]}
@@ -231,14 +209,13 @@ def build_tiny_qwen_vl(out_dir: str | os.PathLike, family: str = "qwen2_5_vl", s
         text.update(head_dim=16)
         vision.update(num_position_embeddings=64, deepstack_visual_indexes=[0])
     cfg = Config(text_config=text, vision_config=vision, **common)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = Model(cfg)
+    model = seeded_init(Model, cfg, seed)
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     tmp.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     image_processor.save_pretrained(tmp)
-    _save_marker(tmp, f"tiny-{family}", TINY_VLM_VERSION, {"family": family, "seed": seed, "vocab_size": vocab_size})
-    return _replace_dir(tmp, out)
+    write_preset_marker(tmp, f"tiny-{family}", TINY_VLM_VERSION,
+                        {"family": family, "seed": seed, "vocab_size": vocab_size})
+    return publish(tmp, out)
