@@ -180,40 +180,40 @@ def config_max_context(path: Path) -> int:
 # ---------------------------------------------------------------- presets
 
 
+def _seed_arg(preset: str, arg: str | None) -> int:
+    """The SEED of `PRESET@SEED` (0 without one) for the presets built locally from a seed."""
+    try:
+        return 0 if arg is None else int(arg)
+    except ValueError:
+        raise CtxbenchError(
+            f"model '{preset}@{arg}': the seed after '@' must be an integer, e.g. {preset}@1"
+        ) from None
+
+
+def _built_status(preset: str, cache_name: str, build_time: str) -> tuple[bool, bool, str]:
+    """Status of a locally built preset: always available, installed once its default seed is built."""
+    from ..paths import cache_dir
+
+    path = cache_dir() / cache_name
+    if (path / "config.json").exists():
+        return True, True, f"built at {path} ({preset}@SEED builds other seeds)"
+    return True, False, f"built on first use ({build_time}) into {path}"
+
+
 def _tiny_locate(arg: str | None) -> tuple[Path, str, int | None]:
-    seed = 0
-    if arg is not None:
-        try:
-            seed = int(arg)
-        except ValueError:
-            raise CtxbenchError(f"model 'tiny@{arg}': the seed after '@' must be an integer, e.g. tiny@1") from None
-    return ensure_tiny(TinySpec(seed=seed)), "tiny", TINY_MAX_CONTEXT
+    return ensure_tiny(TinySpec(seed=_seed_arg("tiny", arg))), "tiny", TINY_MAX_CONTEXT
 
 
 def _tiny_status() -> tuple[bool, bool, str]:
-    from ..paths import cache_dir
-
-    path = cache_dir() / tiny_cache_name(TinySpec())
-    if (path / "config.json").exists():
-        return True, True, f"built at {path} (tiny@SEED builds other seeds)"
-    return True, False, f"built on first use (~1-5 s) into {path}"
+    return _built_status("tiny", tiny_cache_name(TinySpec()), "~1-5 s")
 
 
 def _tiny_vlm_locate(arg: str | None) -> tuple[Path, str, int | None]:
-    try:
-        seed = 0 if arg is None else int(arg)
-    except ValueError:
-        raise CtxbenchError(f"model 'tiny-vlm@{arg}': the seed after '@' must be an integer, e.g. tiny-vlm@1") from None
-    return ensure_tiny_vlm(TinyVLMSpec(seed=seed)), "tiny-vlm", TINY_VLM_MAX_CONTEXT
+    return ensure_tiny_vlm(TinyVLMSpec(seed=_seed_arg("tiny-vlm", arg))), "tiny-vlm", TINY_VLM_MAX_CONTEXT
 
 
 def _tiny_vlm_status() -> tuple[bool, bool, str]:
-    from ..paths import cache_dir
-
-    path = cache_dir() / tiny_vlm_cache_name(TinyVLMSpec())
-    if (path / "config.json").exists():
-        return True, True, f"built at {path} (tiny-vlm@SEED builds other seeds)"
-    return True, False, f"built on first use (~2-10 s) into {path}"
+    return _built_status("tiny-vlm", tiny_vlm_cache_name(TinyVLMSpec()), "~2-10 s")
 
 
 def _smollm2_locate(arg: str | None) -> tuple[Path, str, int | None]:
