@@ -69,6 +69,28 @@ def _progress_fn(progress, total: int, desc: str):
     return (lambda n: None), (lambda: None)
 
 
+def stop_and_pad_ids(model, tokenizer) -> tuple[set[int], int]:
+    """The ids that end a completion (the tokenizer's eos plus the generation config's, which may be a
+    list: chat checkpoints stop at <|im_end|> and <|endoftext|> alike) and the pad id (the tokenizer's,
+    else the smallest eos). Text and vision backends must stop on the same ids."""
+    eos = {tokenizer.eos_token_id}
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    eos |= set(gen_eos) if isinstance(gen_eos, (list, tuple)) else {gen_eos}
+    eos_ids = {int(e) for e in eos if e is not None}
+    if not eos_ids:
+        raise CtxbenchError("the tokenizer has no eos token; set tokenizer.eos_token before saving")
+    pad = tokenizer.pad_token_id
+    return eos_ids, int(pad if pad is not None else min(eos_ids))
+
+
+def apply_torch_options(options: BackendOptions) -> None:
+    """CPU thread count, and a clear error before any weights load when CUDA is asked for but absent."""
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    if options.device.startswith("cuda") and not torch.cuda.is_available():
+        raise CtxbenchError(f"device {options.device!r} asked for, but torch sees no CUDA device")
+
+
 class TextSide:
     """Rendering, tokenization, truncation and lm-eval-style pair encoding, shared by the hf and
     vllm backends so both feed the model the same token ids. Needs self.tokenizer,
@@ -167,22 +189,12 @@ class HFBackend(TextSide):
         self.decode_batch = max(int(decode_batch), self.batch_size)  # rows decoded together
         self.progress = progress
         self.device = next(model.parameters()).device
-        eos = {tokenizer.eos_token_id}
-        gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-        eos |= set(gen_eos) if isinstance(gen_eos, (list, tuple)) else {gen_eos}
-        self.eos_ids = {int(e) for e in eos if e is not None}
-        if not self.eos_ids:
-            raise CtxbenchError("the tokenizer has no eos token; set tokenizer.eos_token before saving")
-        pad = tokenizer.pad_token_id
-        self.pad_id = int(pad if pad is not None else min(self.eos_ids))
+        self.eos_ids, self.pad_id = stop_and_pad_ids(model, tokenizer)
 
     @classmethod
     def load(cls, resolved: ResolvedModel, options: BackendOptions = BackendOptions(),
              progress: bool | Callable[[int], Any] | None = None) -> "HFBackend":
-        if options.threads:
-            torch.set_num_threads(options.threads)
-        if options.device.startswith("cuda") and not torch.cuda.is_available():
-            raise CtxbenchError(f"device {options.device!r} asked for, but torch sees no CUDA device")
+        apply_torch_options(options)
         model, tok, resolved = load_model_and_tokenizer(resolved, dtype=options.dtype, device=options.device)
         return cls(model, tok, identity=resolved.identity, max_context=resolved.max_context,
                    batch_size=options.batch_size, decode_batch=options.decode_batch, progress=progress)

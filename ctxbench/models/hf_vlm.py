@@ -33,7 +33,7 @@ import torch
 from ..errors import CtxbenchError
 from ..images import load_image
 from .base import Completion, GenConfig, Prompt
-from .hf_backend import _progress_fn, row_seed
+from .hf_backend import _progress_fn, apply_torch_options, row_seed, stop_and_pad_ids
 from .loader import BackendOptions, torch_dtype
 from .multimodal import image_paths, lm_eval_split, placeholder_for, render_prompt
 from .presets import ResolvedModel, resolve_model
@@ -153,14 +153,7 @@ class HFVLMBackend:
         self.device = next(model.parameters()).device
         cfg = model.config
         self.model_type = getattr(cfg, "model_type", "")
-        eos = {self.tokenizer.eos_token_id}
-        gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-        eos |= set(gen_eos) if isinstance(gen_eos, (list, tuple)) else {gen_eos}
-        self.eos_ids = {int(e) for e in eos if e is not None}
-        if not self.eos_ids:
-            raise CtxbenchError("the tokenizer has no eos token; set tokenizer.eos_token before saving")
-        pad = self.tokenizer.pad_token_id
-        self.pad_id = int(pad if pad is not None else min(self.eos_ids))
+        self.eos_ids, self.pad_id = stop_and_pad_ids(model, self.tokenizer)
         self.placeholder = placeholder_for(processor, self.tokenizer)
         self.chat = bool(getattr(processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None))
 
@@ -168,10 +161,7 @@ class HFVLMBackend:
     def load(cls, resolved: ResolvedModel, options: BackendOptions | None = None,
              progress: bool | Callable[[int], Any] | None = None) -> HFVLMBackend:
         options = options or BackendOptions()
-        if options.threads:
-            torch.set_num_threads(options.threads)
-        if options.device.startswith("cuda") and not torch.cuda.is_available():
-            raise CtxbenchError(f"device {options.device!r} asked for, but torch sees no CUDA device")
+        apply_torch_options(options)
         model, processor, resolved = load_vlm(resolved, dtype=options.dtype, device=options.device)
         return cls(model, processor, identity=resolved.identity, max_context=resolved.max_context,
                    batch_size=options.batch_size, progress=progress)
