@@ -138,6 +138,28 @@ def load_items(bench: Benchmark, cfg: EvalConfig, ctx: LoadContext) -> list[Item
     return spread_subset(items, cfg.limit)
 
 
+def configured_benchmarks(cfg: EvalConfig) -> list[Benchmark]:
+    """The benchmarks `cfg` names (suite and list), failing before any model or tokenizer loads when
+    one has no data here and no `data` path was given for it."""
+    benches = [get_benchmark(n) for n in resolve_benchmarks(cfg.suite, list(cfg.benchmarks))]
+    for b in benches:
+        st = b.data_status()
+        if not st.available and not cfg.data.get(b.name):
+            raise CtxbenchError(f"benchmark {b.name!r} has no data: {st.detail}")
+    return benches
+
+
+def load_bench_items(bench: Benchmark, cfg: EvalConfig, side) -> list[Item]:
+    """`bench`'s items as an eval selects them, fitted to `side`'s window and tokenizer (a backend, or
+    any object with max_context_tokens and count_tokens); an empty selection is an error."""
+    ctx = LoadContext(max_context_tokens=side.max_context_tokens, count_tokens=side.count_tokens,
+                      data_path=cfg.data.get(bench.name))
+    items = load_items(bench, cfg, ctx)
+    if not items:
+        raise CtxbenchError(f"benchmark {bench.name!r} produced no items (split={cfg.split})")
+    return items
+
+
 def make_batches(items: list[Item], batch_size: int) -> list[list[Item]]:
     """Fixed, deterministic batches: length-sorted (ties by id) so a batch pads little."""
     order = sorted(items, key=lambda it: (len(it.prompt_text()) + len(it.prefill), it.item_id))
@@ -153,12 +175,7 @@ def run_eval(cfg: EvalConfig, root: Path, backend=None, progress: bool = True, i
     """
     from .store.shards import read_keys, write_shard
 
-    names = resolve_benchmarks(cfg.suite, list(cfg.benchmarks))
-    benches = [get_benchmark(n) for n in names]
-    for b in benches:  # fail before loading any model
-        st = b.data_status()
-        if not st.available and not cfg.data.get(b.name):
-            raise CtxbenchError(f"benchmark {b.name!r} has no data: {st.detail}")
+    benches = configured_benchmarks(cfg)  # fails before loading any model
     if backend is None:
         from .models.loader import load_backend
 
@@ -178,11 +195,7 @@ def run_eval(cfg: EvalConfig, root: Path, backend=None, progress: bool = True, i
     done = set(read_keys(root, "samples", run_id))
     results = []
     for bench in benches:
-        ctx = LoadContext(max_context_tokens=backend.max_context_tokens, count_tokens=backend.count_tokens,
-                          data_path=cfg.data.get(bench.name))
-        items = load_items(bench, cfg, ctx)
-        if not items:
-            raise CtxbenchError(f"benchmark {bench.name!r} produced no items (split={cfg.split})")
+        items = load_bench_items(bench, cfg, backend)
         write_shard(root, "items", [_item_row(bench, it) for it in items],
                     name=f"{run_id}-items-{bench.name}-{stable_hash([it.item_id for it in items], 8)}")
         results.append(_eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, done, progress))

@@ -4,7 +4,7 @@ Why this shape: people already run lm-eval, and a number is only comparable when
 model the same text and score the answer the same way. So nothing is re-implemented on the lm-eval
 side:
 
-- Items are loaded exactly as `ctxbench eval` loads them (`harness.load_items`: same limit, split and
+- Items are loaded exactly as `ctxbench eval` loads them (`harness.load_bench_items`: same limit, split and
   window-scaled grids, measured with the export model's tokenizer), and each prompt is stored
   *pre-rendered* by ctxbench's own renderer (`TextSide.render`: the chat template when the tokenizer
   has one, else the plain text, then the assistant prefill). lm-eval must therefore run these tasks
@@ -83,30 +83,19 @@ def export_lmeval(out_dir: str | Path, cfg) -> list[ExportedTask]:
     limit, split, scoring, max_new_tokens, data) into `out_dir`; returns what was written."""
     import yaml
 
-    from .benchmarks import get_benchmark, resolve_benchmarks
-    from .benchmarks.base import LoadContext
-    from .harness import choice_continuations, gen_settings, load_items
+    from .harness import choice_continuations, configured_benchmarks, gen_settings, load_bench_items
     from .models.base import Prompt
     from .models.presets import resolve_model
 
     out = Path(out_dir).expanduser().resolve()
-    names = resolve_benchmarks(cfg.suite, list(cfg.benchmarks))
-    benches = [get_benchmark(n) for n in names]
-    for b in benches:  # fail before touching the tokenizer or the folder
-        st = b.data_status()
-        if not st.available and not cfg.data.get(b.name):
-            raise CtxbenchError(f"benchmark {b.name!r} has no data: {st.detail}")
+    benches = configured_benchmarks(cfg)  # fails before touching the tokenizer or the folder
     resolved = resolve_model(cfg.model)
     side = _text_side(resolved)
     out.mkdir(parents=True, exist_ok=True)
     (out / "utils.py").write_text(UTILS_PY, encoding="utf-8")
     written = []
     for bench in benches:
-        ctx = LoadContext(max_context_tokens=side.max_context_tokens, count_tokens=side.count_tokens,
-                          data_path=cfg.data.get(bench.name))
-        items = load_items(bench, cfg, ctx)
-        if not items:
-            raise CtxbenchError(f"benchmark {bench.name!r} produced no items (split={cfg.split})")
+        items = load_bench_items(bench, cfg, side)
         settings = {gen_settings(bench, cfg, it) for it in items}
         if len(settings) != 1:
             raise CtxbenchError(f"benchmark {bench.name!r}: items need different query modes "
