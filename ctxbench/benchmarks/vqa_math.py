@@ -62,6 +62,28 @@ def mcq_score(item: Item, completion: str) -> Score:
     return score_of(ex.letter, ex.letter == item.meta["gold"])
 
 
+def letter_item(row: Row, prompt: tuple, meta: dict, options: dict[str, str], gold: str) -> Item:
+    """A multiple-choice item graded by letter (`mcq_score`): meta kind="mcq" with the options in
+    letter order and the gold letter, which is also the item's answer."""
+    options = dict(sorted(options.items()))
+    meta.update(kind="mcq", options=options, gold=gold)
+    return Item(item_id=row.index, prompt=prompt, answer=gold, choices=tuple(options), meta=meta)
+
+
+def free_item(row: Row, prompt: tuple, meta: dict, gold: str) -> Item:
+    """A free-answer item (meta kind="free"), graded by the benchmark's own answer comparison."""
+    meta.update(kind="free")
+    return Item(item_id=row.index, prompt=prompt, answer=gold, meta=meta)
+
+
+def letter_options(found: dict[str, str], gold: str, blank: str) -> dict[str, str]:
+    """The options of a row whose gold is a letter: those `found` in the row, else blank options
+    lettered `blank`; the gold letter is always one of them, so the extractor can return it."""
+    options = dict(found) or {c: "" for c in blank}
+    options.setdefault(gold, "")
+    return options
+
+
 def _decimals(s: str) -> int:
     m = re.search(r"\.(\d+)", s)
     return len(m.group(1)) if m else 0
@@ -95,8 +117,7 @@ class MathVistaMini(MathBenchmark):
                 if not hits:
                     raise DataError(f"{where}: multi_choice answer {gold!r} is not among the choices")
                 letter = hits[0]
-            meta.update(kind="mcq", options=options, gold=letter)
-            return Item(item_id=row.index, prompt=prompt, answer=letter, choices=tuple(options), meta=meta)
+            return letter_item(row, prompt, meta, options, letter)
         precision = row.get("precision")
         meta.update(kind=row.get("answer_type", "text"),
                     precision=int(float(precision)) if precision is not None else None)
@@ -160,12 +181,9 @@ class MathVerseMini(MathBenchmark):
         prompt = images_then_text(images, row["question"])
         gold = row["answer"].strip()
         if re.fullmatch(r"[A-H]", gold):
-            options = choices_in_question(row["question"]) or {c: "" for c in "ABCDE"}
-            options.setdefault(gold, "")
-            meta.update(kind="mcq", options=dict(sorted(options.items())), gold=gold)
-            return Item(item_id=row.index, prompt=prompt, answer=gold, choices=tuple(sorted(options)), meta=meta)
-        meta.update(kind="free")
-        return Item(item_id=row.index, prompt=prompt, answer=gold, meta=meta)
+            options = letter_options(choices_in_question(row["question"]), gold, "ABCDE")
+            return letter_item(row, prompt, meta, options, gold)
+        return free_item(row, prompt, meta, gold)
 
     def rule_score(self, item: Item, completion: str) -> Score:
         if item.meta["kind"] == "mcq":
@@ -193,10 +211,8 @@ class MathVision(MathBenchmark):
             options = {LETTERS[i]: c for i, c in enumerate(choices)}
             if gold not in options:
                 raise DataError(f"{where}: answer {gold!r} is not an option letter of {len(options)} choices")
-            meta.update(kind="mcq", options=options, gold=gold)
-            return Item(item_id=row.index, prompt=prompt, answer=gold, choices=tuple(options), meta=meta)
-        meta.update(kind="free")
-        return Item(item_id=row.index, prompt=prompt, answer=gold, meta=meta)
+            return letter_item(row, prompt, meta, options, gold)
+        return free_item(row, prompt, meta, gold)
 
     def rule_score(self, item: Item, completion: str) -> Score:
         if item.meta["kind"] == "mcq":
@@ -209,4 +225,4 @@ class MathVision(MathBenchmark):
         return score_of(ans, math_equal(ans, item.answer, abs_tol=1e-6))
 
 
-__all__ = ["MathBenchmark", "choices_in_question", "value_of"]
+__all__ = ["MathBenchmark", "choices_in_question", "free_item", "letter_item", "letter_options", "value_of"]

@@ -27,7 +27,7 @@ from ..errors import DataError
 from . import register
 from .base import GenSpec, Item, Score
 from .vqa_base import VQATSVBenchmark, score_of
-from .vqa_math import choices_in_question, mcq_score
+from .vqa_math import choices_in_question, free_item, letter_item, letter_options, mcq_score
 from .vqa_mathnorm import final_answer, math_equal, normalize
 from .vqa_scoring import boxed_contents, phyx_mc_letter, prepare
 from .vqa_tsv import Row, TSVSource, images_then_text, literal_list, present, vlmeval_url
@@ -60,13 +60,8 @@ class PhyX(VQATSVBenchmark):
         prompt = images_then_text(images, row["question"])
         gold = row["answer"].strip()
         if re.fullmatch(r"[A-H]", gold):
-            options = phyx_options(row) or {c: "" for c in "ABCD"}
-            options.setdefault(gold, "")
-            options = dict(sorted(options.items()))
-            meta.update(kind="mcq", options=options, gold=gold)
-            return Item(item_id=row.index, prompt=prompt, answer=gold, choices=tuple(options), meta=meta)
-        meta.update(kind="free")
-        return Item(item_id=row.index, prompt=prompt, answer=gold, meta=meta)
+            return letter_item(row, prompt, meta, letter_options(phyx_options(row), gold, "ABCD"), gold)
+        return free_item(row, prompt, meta, gold)
 
     def rule_score(self, item: Item, completion: str) -> Score:
         if item.meta["kind"] == "mcq":
