@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable
 
 from .errors import DataError
 
@@ -48,6 +48,28 @@ def _check_rows(path: Path, rows: Iterable[tuple[int, dict]], required: Iterable
     if not out:
         raise DataError(f"{path}: no rows")
     return out
+
+
+def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each non-blank line of a JSONL file, streamed so a large official
+    file is never held whole; invalid JSON, a line that is not an object or one missing a `required`
+    column is an error naming the file and line."""
+    path = Path(path)
+    required = list(required)
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{i}: invalid JSON: {e.msg}") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{i}: expected an object, got {type(row).__name__}")
+            missing = [c for c in required if c not in row]
+            if missing:
+                raise DataError(f"{path}:{i}: missing column(s) {', '.join(missing)}")
+            yield i, row
 
 
 def read_records(path: str | Path, required: Iterable[str] = (), id_col: str | None = None) -> list[dict]:

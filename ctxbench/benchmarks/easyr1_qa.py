@@ -41,13 +41,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..datafiles import iter_jsonl
 from ..errors import DataError
 from ..hashing import sha256_hex, stable_hash
 from . import register
@@ -116,19 +116,8 @@ def _records(f: Path) -> Iterator[tuple[int, dict]]:
                 yield pos, row
                 pos += 1
         return
-    with open(f, encoding="utf-8") as fh:
-        pos = 0
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{f}:{lineno}: invalid JSON: {e.msg}") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{f}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield pos, row
-            pos += 1
+    for pos, (_, row) in enumerate(iter_jsonl(f)):
+        yield pos, row
 
 
 def image_bytes(ref: Any, folder: Path, where: str) -> bytes:

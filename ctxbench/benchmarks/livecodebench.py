@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
+from ..datafiles import iter_jsonl
 from ..errors import CtxbenchError, DataError
 from ..lcb_decode import decode_private_tests
 from . import register
@@ -87,23 +88,6 @@ def _parse_date(s: str, where: str) -> datetime:
         raise DataError(f"{where}: contest_date {s!r} is not an ISO date") from None
 
 
-def _iter_jsonl(path: Path):
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{i}: invalid JSON: {e.msg}") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{i}: expected an object")
-            missing = [c for c in COLUMNS if c not in row]
-            if missing:
-                raise DataError(f"{path}:{i}: missing column(s) {', '.join(missing)}")
-            yield i, row
-
-
 def select_rows(path: Path, tag: str) -> list[tuple[Path, int, dict]]:
     """(file, line, row) of the problems of release `tag`, from an official folder, an official shard
     file, or any other JSONL export (filtered by contest_date)."""
@@ -119,16 +103,16 @@ def select_rows(path: Path, tag: str) -> list[tuple[Path, int, dict]]:
                 raise DataError(f"{path}: expected {', '.join(wanted)} (or a single JSONL file). {SOURCE.hint()}")
             path = others[0]
         else:
-            return [(f, i, r) for f in present for i, r in _iter_jsonl(f)]
+            return [(f, i, r) for f in present for i, r in iter_jsonl(f, COLUMNS)]
     if path.name in _SHARDS:
         if path.name not in wanted:
             raise DataError(f"{path}: this is the official shard of release v{_SHARDS.index(path.name) + 1}, "
                             f"but {tag} needs {', '.join(wanted)}. {SOURCE.hint()}")
         if len(wanted) > 1:
             raise DataError(f"{path}: {tag} spans {', '.join(wanted)}; pass the folder holding them")
-        return [(path, i, r) for i, r in _iter_jsonl(path)]
+        return [(path, i, r) for i, r in iter_jsonl(path, COLUMNS)]
     lo, hi = release_window(tag)
-    return [(path, i, r) for i, r in _iter_jsonl(path)
+    return [(path, i, r) for i, r in iter_jsonl(path, COLUMNS)
             if lo <= _parse_date(r["contest_date"], f"{path}:{i}") < hi]
 
 
