@@ -5,7 +5,6 @@ resume), and the errors for missing data, checkouts and Docker (all raised befor
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes import ScriptedChatBackend
+from swe_fixture import LATER_FILE, REPO, bash_reply, make_calc_repo
 
 from ctxbench.cli import main
 from ctxbench.models.base import GenConfig
@@ -79,27 +79,12 @@ def test_import_errors(root, tmp_path, capsys):
 # ---------------------------------------------------------------------------------- run
 
 
-def _git(cwd, *args):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def task(tmp_path):
     """A clone <repos>/acme__calc with a buggy add() at base_commit, and a one-instance data file."""
     repos = tmp_path / "repos"
-    clone = repos / "acme__calc"
-    clone.mkdir(parents=True)
-    _git(clone, "init", "-q")
-    _git(clone, "config", "user.email", "t@example.com")
-    _git(clone, "config", "user.name", "t")
-    (clone / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    _git(clone, "add", "-A")
-    _git(clone, "commit", "-qm", "buggy add")
-    base = _git(clone, "rev-parse", "HEAD")
-    (clone / "later.txt").write_text("a later commit\n")
-    _git(clone, "add", "-A")
-    _git(clone, "commit", "-qm", "later")
-    inst = {"instance_id": "acme__calc-1", "repo": "acme/calc", "base_commit": base,
+    base = make_calc_repo(repos)
+    inst = {"instance_id": "acme__calc-1", "repo": REPO, "base_commit": base,
             "problem_statement": "add(2, 3) returns -1 instead of 5", "patch": "", "test_patch": "",
             "FAIL_TO_PASS": '["test_add"]', "PASS_TO_PASS": "[]"}
     data = tmp_path / "instances.jsonl"
@@ -107,14 +92,10 @@ def task(tmp_path):
     return data, repos, inst
 
 
-def bash(cmd):
-    return f"THOUGHT: next.\n\n```bash\n{cmd}\n```"
-
-
 SCRIPT = [
-    bash("cat calc.py"),
-    bash("sed -i 's/a - b/a + b/' calc.py && python3 -c 'import calc; print(calc.add(2, 3))'"),
-    bash("echo MINI_SWE_AGENT_FINAL_OUTPUT && git add -A && git diff --cached"),
+    bash_reply("cat calc.py"),
+    bash_reply("sed -i 's/a - b/a + b/' calc.py && python3 -c 'import calc; print(calc.add(2, 3))'"),
+    bash_reply("echo MINI_SWE_AGENT_FINAL_OUTPUT && git add -A && git diff --cached"),
 ]
 
 
@@ -137,7 +118,7 @@ def test_run_writes_official_predictions_and_resumes(root, task, tmp_path, monke
     assert rows[0]["instance_id"] == "acme__calc-1" and rows[0]["model_name_or_path"] == "tiny"
     patch = rows[0]["model_patch"]
     assert patch.startswith("diff --git a/calc.py b/calc.py") and "-    return a - b\n+    return a + b" in patch
-    assert "later.txt" not in patch  # the run started from base_commit, not the clone's HEAD
+    assert LATER_FILE not in patch  # the run started from base_commit, not the clone's HEAD
     # the model saw a real conversation: system prompt, task, its own turns, observations
     last = be.seen[-1]
     assert [m["role"] for m in last.history] == ["system", "user", "assistant", "user", "assistant"]
@@ -180,7 +161,7 @@ def test_run_errors_before_any_model_loads(root, task, tmp_path, monkeypatch, ca
 
 def test_agent_stops_when_the_conversation_outgrows_the_window(task):
     _data, repos, inst = task
-    be = ScriptedChatBackend([bash("cat calc.py")] * 5, max_context_tokens=500)
+    be = ScriptedChatBackend([bash_reply("cat calc.py")] * 5, max_context_tokens=500)
     chat = backend_chat(be, GenConfig(max_new_tokens=64))
     with checkout(repos, inst["repo"], inst["base_commit"]) as wt:
         res = run_agent("task", chat, wt, AgentConfig(step_limit=5, allow_host_shell=True))

@@ -4,10 +4,10 @@ scripted model, and import of official harness reports."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
+from swe_fixture import LATER_FILE, bash_reply, git, make_calc_repo
 
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks import swe_bench as sb
@@ -133,26 +133,10 @@ def test_import_rejects_inconsistent_files(tmp_path):
 # ---------------------------------------------------------------------------------- agent loop
 
 
-def _git(cwd, *args):
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def repos(tmp_path):
-    """<repos>/acme__calc: a clone with a buggy add() at its first commit and a later commit."""
-    clone = tmp_path / "repos" / "acme__calc"
-    clone.mkdir(parents=True)
-    _git(clone, "init", "-q")
-    _git(clone, "config", "user.email", "t@example.com")
-    _git(clone, "config", "user.name", "t")
-    (clone / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    _git(clone, "add", "-A")
-    _git(clone, "commit", "-qm", "buggy add")
-    base = _git(clone, "rev-parse", "HEAD")
-    (clone / "README").write_text("later work\n")
-    _git(clone, "add", "-A")
-    _git(clone, "commit", "-qm", "later")
-    return tmp_path / "repos", base
+    """<repos>/acme__calc (tests/swe_fixture.py) and its base commit."""
+    return tmp_path / "repos", make_calc_repo(tmp_path / "repos")
 
 
 class ScriptedModel:
@@ -166,23 +150,19 @@ class ScriptedModel:
         return self.replies.pop(0)
 
 
-def bash(cmd, thought="THOUGHT: next step."):
-    return f"{thought}\n\n```bash\n{cmd}\n```"
-
-
 CFG = AgentConfig(allow_host_shell=True, step_limit=10, command_timeout_s=10)
 
 
 def test_agent_edits_and_submits_a_diff(repos):
     repos_dir, base = repos
     model = ScriptedModel([
-        bash("cat calc.py"),
-        bash("ls") + "\n\nand also\n\n```bash\npwd\n```",  # two actions: a format error, still a step
-        bash("sed -i 's/a - b/a + b/' calc.py && python3 -c 'import calc; print(calc.add(2, 3))'"),
-        bash("echo MINI_SWE_AGENT_FINAL_OUTPUT && git add -A && git diff --cached"),
+        bash_reply("cat calc.py"),
+        bash_reply("ls") + "\n\nand also\n\n```bash\npwd\n```",  # two actions: a format error, still a step
+        bash_reply("sed -i 's/a - b/a + b/' calc.py && python3 -c 'import calc; print(calc.add(2, 3))'"),
+        bash_reply("echo MINI_SWE_AGENT_FINAL_OUTPUT && git add -A && git diff --cached"),
     ])
     with checkout(repos_dir, "acme/calc", base) as wt:
-        assert not (wt / "README").exists()  # the worktree is at base_commit, not at the clone's HEAD
+        assert not (wt / LATER_FILE).exists()  # the worktree is at base_commit, not at the clone's HEAD
         res = run_agent("add() subtracts instead of adding", model, wt, CFG)
     assert res.exit_status == "submitted" and res.steps == 4
     assert "-    return a - b\n+    return a + b" in res.patch and res.patch == res.diff_at_exit
@@ -195,16 +175,17 @@ def test_agent_edits_and_submits_a_diff(repos):
     assert "<output>\n5\n</output>" in model.seen[3][-1]["content"]
     clone = repos_dir / "acme__calc"
     assert (clone / "calc.py").read_text().endswith("a - b\n")  # the user's clone is untouched
-    assert len(_git(clone, "worktree", "list").splitlines()) == 1  # the worktree is gone
+    assert len(git(clone, "worktree", "list").splitlines()) == 1  # the worktree is gone
 
 
 def test_sentinel_alone_still_submits_the_edits_and_step_limit(repos):
     repos_dir, base = repos
-    model = ScriptedModel([bash("printf 'x = 1\\n' > new.py"), bash("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")])
+    model = ScriptedModel([bash_reply("printf 'x = 1\\n' > new.py"),
+                           bash_reply("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")])
     with checkout(repos_dir, "acme/calc", base) as wt:
         res = run_agent("task", model, wt, CFG)
     assert res.exit_status == "submitted" and "+++ b/new.py" in res.patch and "+x = 1" in res.patch
-    model = ScriptedModel([bash("echo edit >> calc.py"), bash("true"), bash("true")])
+    model = ScriptedModel([bash_reply("echo edit >> calc.py"), bash_reply("true"), bash_reply("true")])
     cfg = AgentConfig(allow_host_shell=True, step_limit=3)
     with checkout(repos_dir, "acme/calc", base) as wt:
         res = run_agent("task", model, wt, cfg)
@@ -214,8 +195,8 @@ def test_sentinel_alone_still_submits_the_edits_and_step_limit(repos):
 
 def test_command_timeout_and_long_output(repos):
     repos_dir, base = repos
-    model = ScriptedModel([bash("sleep 30"), bash("seq 1 20000"),
-                           bash("echo MINI_SWE_AGENT_FINAL_OUTPUT")])
+    model = ScriptedModel([bash_reply("sleep 30"), bash_reply("seq 1 20000"),
+                           bash_reply("echo MINI_SWE_AGENT_FINAL_OUTPUT")])
     cfg = AgentConfig(allow_host_shell=True, step_limit=5, command_timeout_s=0.5, max_output_chars=1000)
     with checkout(repos_dir, "acme/calc", base) as wt:
         res = run_agent("task", model, wt, cfg)
@@ -250,8 +231,8 @@ def test_agent_guards_and_checkout_errors(repos, tmp_path, monkeypatch):
 def test_agent_commands_are_confined_to_the_checkout(repos, tmp_path):
     repos_dir, base = repos
     outside = repos_dir / "acme__calc" / "pwned"
-    model = ScriptedModel([bash(f"touch {outside}; echo home=$HOME"),
-                           bash("echo MINI_SWE_AGENT_FINAL_OUTPUT")])
+    model = ScriptedModel([bash_reply(f"touch {outside}; echo home=$HOME"),
+                           bash_reply("echo MINI_SWE_AGENT_FINAL_OUTPUT")])
     with checkout(repos_dir, "acme/calc", base) as wt:
         res = run_agent("task", model, wt, AgentConfig(step_limit=3))  # sandbox on, no host opt-in needed
     obs = model.seen[1][-1]["content"]
