@@ -10,38 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from ablation_fixture import add_eval_run, make_store
+from app_fixture import assert_ok, goto, open_app, texts
 
 from ctxbench.store import ingest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ("Overview", "Deltas", "Attribution", "Training curves", "Mechanism", "Item drill-down",
          "Contrastive pairs", "Published tables")
-
-
-def _app(root, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("CTXBENCH_ROOT", str(root))
-    return AppTest.from_file(APP, default_timeout=60)
-
-
-def _ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _goto(at, page):
-    at.sidebar.radio(key="page").set_value(page).run()
-    _ok(at)
-    return at
-
-
-def _texts(at, kind):
-    return " ".join(str(e.value) for e in getattr(at, kind))
 
 
 @pytest.fixture(scope="module")
@@ -52,100 +29,100 @@ def store(tmp_path_factory):
 
 
 def test_missing_store_explains_how_to_create_one(tmp_path, monkeypatch):
-    at = _app(tmp_path / "nothing-here", monkeypatch)
+    at = open_app(tmp_path / "nothing-here", monkeypatch)
     at.run()
-    _ok(at)
-    assert "No database at" in _texts(at, "info") and "ctxbench run-ablation" in _texts(at, "info")
+    assert_ok(at)
+    assert "No database at" in texts(at, "info") and "ctxbench run-ablation" in texts(at, "info")
 
 
 def test_empty_database_every_page(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     ingest(root, progress=False)  # a database with every table and no rows
-    at = _app(root, monkeypatch)
+    at = open_app(root, monkeypatch)
     at.run()
     for page in PAGES:
-        _goto(at, page)
+        goto(at, page)
         assert at.info, page
-    assert "no ablation yet" in _texts(at, "info")
-    _goto(at, "Contrastive pairs")
-    assert "No contrastive pairs" in _texts(at, "info")
+    assert "no ablation yet" in texts(at, "info")
+    goto(at, "Contrastive pairs")
+    assert "No contrastive pairs" in texts(at, "info")
 
 
 def test_populated_store_every_page_and_selectors(store, monkeypatch):
-    at = _app(store, monkeypatch)
+    at = open_app(store, monkeypatch)
     at.run()
-    _ok(at)
-    assert "Verdict: " in _texts(at, "success") + _texts(at, "warning")
+    assert_ok(at)
+    assert "Verdict: " in texts(at, "success") + texts(at, "warning")
     assert len(at.get("plotly_chart")) == 1 and at.sidebar.selectbox(key="ablation").value == "abl-test"
     for page in PAGES:
-        _goto(at, page)
+        goto(at, page)
         if page not in ("Item drill-down", "Contrastive pairs"):
             assert at.get("plotly_chart"), page
 
-    _goto(at, "Deltas")
+    goto(at, "Deltas")
     at.multiselect(key="delta_arms").unselect("base").run()
-    _ok(at)
+    assert_ok(at)
     assert "base" not in set(at.dataframe[0].value["arm"])
-    _goto(at, "Attribution")
+    goto(at, "Attribution")
     at.selectbox(key="attr_benchmark").select("niah").run()
-    _ok(at)
-    _goto(at, "Training curves")
+    assert_ok(at)
+    goto(at, "Training curves")
     at.multiselect(key="curve_names").set_value(["KL"]).run()
-    _ok(at)
+    assert_ok(at)
     assert set(at.dataframe[0].value["curve"]) == {"KL"}
 
 
 def test_item_drilldown_shows_every_arm_and_seed_with_evidence(store, monkeypatch):
-    at = _app(store, monkeypatch)
+    at = open_app(store, monkeypatch)
     at.run()
-    _goto(at, "Item drill-down")
+    goto(at, "Item drill-down")
     at.selectbox(key="item_benchmark").select("niah").run()
     at.selectbox(key="item_id").select("niah-003").run()
-    _ok(at)
+    assert_ok(at)
     (box,) = at.get("html")
     body = box.proto.body
     assert '<mark class="evidence"' in body and "The special magic number for city3 is 1003.</mark>" in body
     assert "&lt;ctx&gt;" in body and "<ctx>" not in body  # context text is escaped
     outputs = [c.proto.code_text for c in at.get("code")]
     assert len(outputs) == 4 * 3 + 1  # every arm x seed, plus the base model
-    heads = _texts(at, "markdown")
+    heads = texts(at, "markdown")
     for arm in ("base", "grpo", "da-sft", "da-rl", "contextrl"):
         assert f"**{arm}**" in heads
     assert "✓ right" in heads or "✗ wrong" in heads
     at.checkbox(key="item_disagree").check().run()
-    _ok(at)
+    assert_ok(at)
     at.selectbox(key="item_benchmark").select("probe").run()  # the probe's A/B items drill down too
-    _ok(at)
+    assert_ok(at)
 
 
 def test_pair_browser_diff_and_parameterised_search(store, monkeypatch):
-    at = _app(store, monkeypatch)
+    at = open_app(store, monkeypatch)
     at.run()
-    _goto(at, "Contrastive pairs")
+    goto(at, "Contrastive pairs")
     at.selectbox(key="pair_split").select("test").run()
-    _ok(at)
+    assert_ok(at)
     assert all(int(p.split("-")[1]) % 3 == 0 for p in at.selectbox(key="pair_id").options)
     at.selectbox(key="pair_id").select("pair-003").run()
     left, right = (h.proto.body for h in at.get("html"))
     assert "<del" in left and ">CHANGED</ins>" in right and "103</del>" in left and "203</ins>" in right
     at.text_input(key="pair_search").input("x' OR 1=1; DROP TABLE pairs; --").run()
-    _ok(at)
-    assert "No pair matches" in _texts(at, "info")
+    assert_ok(at)
+    assert "No pair matches" in texts(at, "info")
     at.text_input(key="pair_search").input("100_%").run()  # LIKE wildcards are matched literally
-    _ok(at)
-    assert "No pair matches" in _texts(at, "info")
+    assert_ok(at)
+    assert "No pair matches" in texts(at, "info")
     at.selectbox(key="pair_split").select("(all)").run()
     at.text_input(key="pair_search").input("pair-01").run()
-    _ok(at)
+    assert_ok(at)
     assert at.selectbox(key="pair_id").options == [f"pair-{i:03d}" for i in range(10, 20)]
 
 
 def test_sidebar_root_switches_store(tmp_path, store, monkeypatch):
-    at = _app(tmp_path / "none", monkeypatch)
+    at = open_app(tmp_path / "none", monkeypatch)
     at.run()
-    assert "No database at" in _texts(at, "info")
+    assert "No database at" in texts(at, "info")
     at.sidebar.text_input(key="root").input(str(store)).run()
-    _ok(at)
+    assert_ok(at)
     assert at.sidebar.selectbox(key="ablation").value == "abl-test"
 
 
@@ -167,7 +144,7 @@ def test_app_while_ingest_publishes_new_snapshots(tmp_path, monkeypatch):
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
-    at = _app(root, monkeypatch)
+    at = open_app(root, monkeypatch)
     at.run()
     first = at.sidebar.caption[0].value
     th = threading.Thread(target=writer, daemon=True)
@@ -175,13 +152,13 @@ def test_app_while_ingest_publishes_new_snapshots(tmp_path, monkeypatch):
     passes, seen = 0, []
     while th.is_alive() or passes < 1:
         for page in PAGES:
-            _goto(at, page)
+            goto(at, page)
             seen.append(at.sidebar.caption[0].value)
         passes += 1
     th.join(60)
     assert not errors, errors
     assert len(published) == 4
-    _goto(at, "Overview")
+    goto(at, "Overview")
     assert at.sidebar.caption[0].value != first  # new runs are visible without restarting the app
     assert at.sidebar.caption[0].value.startswith(f"{int(first.split()[0]) + 4} runs")
     assert len(set(seen)) >= 2, seen

@@ -4,18 +4,16 @@ image pair; and the pure helpers that find image parts in stored JSON and draw b
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from ablation_fixture import ARMS, SEEDS, make_store
+from app_fixture import assert_ok, goto, open_app, texts
 
 from ctxbench.hashing import stable_hash
 from ctxbench.images import put_image
 from ctxbench.imageview import annotated, boxes_in, image_parts
 from ctxbench.store import ingest, item_uid, sample_key, write_shard
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def _img(color, box=None):
@@ -72,45 +70,33 @@ def store(tmp_path_factory):
             os.environ["CTXBENCH_CACHE"] = old
 
 
-def _app(root, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("CTXBENCH_ROOT", str(root))
-    return AppTest.from_file(APP, default_timeout=60)
-
-
-def _ok(at):
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
 def _images(at) -> int:
     return len(at.get("image"))  # st.image elements rendered
 
 
 def test_item_drilldown_shows_the_prompt_image(store, monkeypatch):
-    at = _app(store, monkeypatch)
+    at = open_app(store, monkeypatch)
     at.run()
-    at.sidebar.radio(key="page").set_value("Item drill-down").run()
+    goto(at, "Item drill-down")
     at.selectbox(key="item_benchmark").select("easy-vqa").run()
-    _ok(at)
+    assert_ok(at)
     assert _images(at) == 1
-    assert "evidence boxed" in " ".join(str(m.value) for m in at.markdown)
+    assert "evidence boxed" in texts(at, "markdown")
     at.selectbox(key="item_benchmark").select("niah").run()  # text items show no image
-    _ok(at)
+    assert_ok(at)
     assert _images(at) == 0
 
 
 def test_pair_view_shows_both_images(store, monkeypatch):
-    at = _app(store, monkeypatch)
+    at = open_app(store, monkeypatch)
     at.run()
-    at.sidebar.radio(key="page").set_value("Contrastive pairs").run()
+    goto(at, "Contrastive pairs")
     at.selectbox(key="pair_domain").select("image").run()
-    _ok(at)
+    assert_ok(at)
     assert at.selectbox(key="pair_id").value == "img-001"
-    assert _images(at) == 2 and "Changed region outlined" in " ".join(str(c.value) for c in at.caption)
+    assert _images(at) == 2 and "Changed region outlined" in texts(at, "caption")
     at.selectbox(key="pair_domain").select("text").run()  # text pairs keep the word diff
-    _ok(at)
+    assert_ok(at)
     assert _images(at) == 0 and len(at.get("html")) == 2
 
 
