@@ -157,7 +157,8 @@ def _run_eval(ctx: JobContext) -> dict:
         model = _start_model(ctx) or inp.get("model") or "tiny"
     labels = {"ablation": inp["ablation"], "arm": inp["arm"], "seed": inp["seed"]}
     name = f"{inp['ablation']}/{inp['arm']}" + (f"/s{inp['seed']}" if inp["seed"] is not None else "")
-    common = dict(model=model, batch_size=ev["batch_size"], max_new_tokens=ev["max_new_tokens"])
+    common = dict(model=model, batch_size=ev["batch_size"], max_new_tokens=ev["max_new_tokens"],
+                  scoring=ev.get("scoring", "auto"))
     cfg = EvalConfig(suite=ev["suite"] or None, benchmarks=tuple(ev["benchmarks"]), split=ev["split"],
                      limit=ev["limit"], data=dict(ev["data"]), **common)
     rep = run_eval(cfg, ctx.root, progress=ctx.progress, ingest=False, name=name, extra_run=labels)

@@ -44,12 +44,15 @@ class EvalSpec:
     probe_limit: int | None = None
     batch_size: int = 8
     max_new_tokens: int | None = None
+    scoring: str = "auto"        # "choice": multiple-choice items by option log-probs (lm-eval style)
     score_base: bool = True      # also score the starting checkpoint (after warm-up)
     data: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.split not in ("all", "train", "test"):
             raise ValueError(f"eval.split must be all, train or test, not {self.split!r}")
+        if self.scoring not in ("auto", "generate", "choice"):
+            raise ValueError(f"eval.scoring must be auto, generate or choice, not {self.scoring!r}")
 
 
 @dataclass(frozen=True)
