@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_fixture import cli, db_rows
 
 from ctxbench.cli import main
 from ctxbench.pairs import save_pairs
@@ -39,13 +40,6 @@ epochs = 1
 batch_size = 8
 max_items = 8
 """
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(list(argv))
-    return rc, out.getvalue(), err.getvalue()
 
 
 def toy_pairs(n: int, offset: int = 0) -> list[Pair]:
@@ -73,16 +67,6 @@ def train(env, *extra: str) -> tuple[int, str, str]:
 def ckpt_line(out: str) -> Path:
     (line,) = [ln for ln in out.splitlines() if ln.startswith("checkpoint: ")]
     return Path(line.removeprefix("checkpoint: "))
-
-
-def db_rows(root: Path, sql: str, params=()):
-    from ctxbench.store.read import connect_readonly
-
-    con = connect_readonly(root)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

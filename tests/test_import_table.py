@@ -11,17 +11,12 @@ ablation; a table filed under an existing ablation's name shows beside its own r
 
 from __future__ import annotations
 
-import contextlib
-import io
-from pathlib import Path
-
 import pytest
+from cli_fixture import cli, db_rows
 
-from ctxbench.cli import main
 from ctxbench.errors import DataError
 from ctxbench.report import load_analysis
 from ctxbench.store.import_table import import_table, parse_table
-from ctxbench.store.read import connect_readonly
 
 # Two base models x three arms x three benchmarks; n_items differ so that an item-weighted mean would
 # differ from the paper's unweighted one.
@@ -52,21 +47,6 @@ Qwen3-4B,contextrl,tau2,47.0,50
 HAND = {"grpo": 36.0, "da-rl": (124 / 3 + 33) / 2, "contextrl": 40.5}
 
 
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(list(argv))
-    return rc, out.getvalue(), err.getvalue()
-
-
-def query(root: Path, sql: str, params=()):
-    con = connect_readonly(root)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
     d = tmp_path_factory.mktemp("import")
@@ -80,18 +60,18 @@ def imported(tmp_path_factory):
 
 def test_round_trip(imported):
     root = imported["root"]
-    runs = query(root, "SELECT kind, ablation, model, arm, name, seed, status FROM runs ORDER BY model, arm")
+    runs = db_rows(root, "SELECT kind, ablation, model, arm, name, seed, status FROM runs ORDER BY model, arm")
     assert len(runs) == 6
     assert {r[:2] for r in runs} == {("import", "paper")}
     assert {(r[2], r[3]) for r in runs} == {(m, a) for m in ("Qwen3-8B", "Qwen3-4B")
                                            for a in ("grpo", "da-rl", "contextrl")}
     assert ("Qwen3-4B", "contextrl", "paper/Qwen3-4B/contextrl", None, "complete") in {r[2:] for r in runs}
-    agg = query(root, "SELECT a.model, a.arm, a.benchmark, a.score, a.n_items, r.arm FROM aggregates a "
+    agg = db_rows(root, "SELECT a.model, a.arm, a.benchmark, a.score, a.n_items, r.arm FROM aggregates a "
                       "JOIN runs r USING (run_id) ORDER BY 1, 2, 3")
     assert len(agg) == 18
     assert all(row[1] == row[5] for row in agg)  # every score sits under the run of its own arm
     assert ("Qwen3-8B", "contextrl", "tau2", 57.0, 50, "contextrl") in agg
-    assert query(root, "SELECT count(*) FROM samples")[0][0] == 0  # aggregates only, no item rows
+    assert db_rows(root, "SELECT count(*) FROM samples")[0][0] == 0  # aggregates only, no item rows
 
 
 def test_headline_matches_the_hand_computation(imported):
@@ -134,8 +114,8 @@ def test_reimport_is_idempotent(imported):
     assert rc == 0, err
     assert "paper: already imported (no change): 18 scores" in out
     assert sorted(p.name for p in (root / "shards").rglob("*.parquet")) == shards
-    assert query(root, "SELECT count(*) FROM runs")[0][0] == 6
-    assert query(root, "SELECT count(*) FROM aggregates")[0][0] == 18
+    assert db_rows(root, "SELECT count(*) FROM runs")[0][0] == 6
+    assert db_rows(root, "SELECT count(*) FROM aggregates")[0][0] == 18
 
 
 def test_default_name_is_the_file_stem(tmp_path):
@@ -156,9 +136,9 @@ def test_changed_table_needs_replace_and_leaves_no_stale_rows(tmp_path):
         import_table(csv, root, name="t")
     res = import_table(csv, root, name="t", replace=True)
     assert res.status == "replaced"
-    assert query(root, "SELECT count(*) FROM runs")[0][0] == 4
-    assert query(root, "SELECT count(*) FROM aggregates WHERE arm = 'da-rl'")[0][0] == 0
-    assert query(root, "SELECT score FROM aggregates WHERE model = 'Qwen3-8B' AND arm = 'contextrl' "
+    assert db_rows(root, "SELECT count(*) FROM runs")[0][0] == 4
+    assert db_rows(root, "SELECT count(*) FROM aggregates WHERE arm = 'da-rl'")[0][0] == 0
+    assert db_rows(root, "SELECT score FROM aggregates WHERE model = 'Qwen3-8B' AND arm = 'contextrl' "
                        "AND benchmark = 'tau2'") == [(58.0,)]
 
 

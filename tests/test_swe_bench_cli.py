@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from cli_fixture import db_rows
 from fakes import ScriptedChatBackend
 from swe_fixture import LATER_FILE, REPO, bash_reply, make_calc_repo
 
@@ -20,16 +21,6 @@ from ctxbench.swe_agent import AgentConfig, ContextLimitExceeded, backend_chat, 
 
 FIX = Path(__file__).parent / "fixtures" / "official" / "swe_bench"
 IDS = ["astropy__astropy-12907", "django__django-11099", "psf__requests-2317", "sympy__sympy-20590"]
-
-
-def _rows(root, sql):
-    import duckdb
-
-    con = duckdb.connect(str(root / "ctxbench.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 # ---------------------------------------------------------------------------------- import
@@ -42,7 +33,7 @@ def test_import_stores_per_instance_rows_and_prints_the_rate(root, capsys):
     out = capsys.readouterr().out
     assert "swe-bench-verified: resolve rate 0.2% (1 of 500 instances); 25.0% of the 4 submitted" in out
     assert "empty_patch 1, error 1, resolved 1, unresolved 1" in out
-    got = _rows(root, "SELECT item_id, correct, score, parse_ok, error IS NOT NULL, output, item_uid IS NOT NULL, "
+    got = db_rows(root, "SELECT item_id, correct, score, parse_ok, error IS NOT NULL, output, item_uid IS NOT NULL, "
                       "benchmark FROM samples ORDER BY item_id")
     assert [r[0] for r in got] == IDS
     assert [r[1] for r in got] == [True, False, False, False] and [r[2] for r in got] == [1.0, 0.0, 0.0, 0.0]
@@ -50,12 +41,12 @@ def test_import_stores_per_instance_rows_and_prints_the_rate(root, capsys):
     assert [r[4] for r in got] == [False, False, True, False]    # the harness error is recorded as one
     assert got[0][5] == "diff --git a/x.py b/x.py\n+fix\n" and all(r[6] for r in got)
     assert {r[7] for r in got} == {"swe-bench-verified"}
-    runs = _rows(root, "SELECT run_id, kind, name, model, status FROM runs")
+    runs = db_rows(root, "SELECT run_id, kind, name, model, status FROM runs")
     assert len(runs) == 1 and runs[0][1:] == ("import", "r1", "org/agent-8b", "complete")
-    assert _rows(root, "SELECT count(*) FROM items WHERE benchmark = 'swe-bench-verified'")[0][0] == 4
+    assert db_rows(root, "SELECT count(*) FROM items WHERE benchmark = 'swe-bench-verified'")[0][0] == 4
     # the same files again: same run id, rows replaced, not duplicated
     assert main(args) == 0
-    assert _rows(root, "SELECT count(*), count(DISTINCT run_id) FROM samples") == [(4, 1)]
+    assert db_rows(root, "SELECT count(*), count(DISTINCT run_id) FROM samples") == [(4, 1)]
 
 
 def test_import_per_instance_reports_as_lite(root, capsys):
@@ -63,7 +54,7 @@ def test_import_per_instance_reports_as_lite(root, capsys):
                  "--report", str(FIX / "logs"), "--benchmark", "swe-bench-lite"]) == 0
     out = capsys.readouterr().out
     assert "swe-bench-lite: resolve rate 0.3% (1 of 300 instances)" in out and "not_evaluated 2" in out
-    got = dict(_rows(root, "SELECT item_id, correct FROM samples WHERE benchmark = 'swe-bench-lite'"))
+    got = dict(db_rows(root, "SELECT item_id, correct FROM samples WHERE benchmark = 'swe-bench-lite'"))
     assert got == {IDS[0]: True, IDS[1]: False, IDS[2]: False, IDS[3]: False}
 
 
