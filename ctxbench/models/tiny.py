@@ -108,6 +108,17 @@ def publish(tmp: Path, out: Path) -> Path:
     return out
 
 
+def save_build(out: Path, parts, preset: str, version: str, spec: dict) -> Path:
+    """Save each of `parts` (model, tokenizer or processor, ...: anything with save_pretrained, in
+    this order) into a staging folder, mark it with the recipe, and publish it onto `out`."""
+    tmp = staging_dir(out)
+    tmp.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        part.save_pretrained(tmp)
+    write_preset_marker(tmp, preset, version, spec)
+    return publish(tmp, out)
+
+
 def ensure_built(name: str, build: Callable[[Path], object], cache: Path | None = None) -> Path:
     """`cache/name` (default: the ctxbench cache), running `build(path)` first when no finished
     checkpoint (config.json) is there yet."""
@@ -123,8 +134,6 @@ def build_tiny(out_dir: str | os.PathLike, spec: TinySpec = TinySpec()) -> Path:
     """Train the tokenizer, init the model from `spec.seed`, save both to `out_dir` atomically."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    out = Path(out_dir)
-    tmp = staging_dir(out)
     tok = train_tokenizer(spec.vocab_size, tokenizer_corpus())
     cfg = Qwen2Config(
         vocab_size=len(tok),
@@ -142,11 +151,7 @@ def build_tiny(out_dir: str | os.PathLike, spec: TinySpec = TinySpec()) -> Path:
     model = seeded_init(Qwen2ForCausalLM, cfg, spec.seed)
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
-    tmp.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    write_preset_marker(tmp, "tiny", TINY_VERSION, asdict(spec))
-    return publish(tmp, out)
+    return save_build(Path(out_dir), (model, tok), "tiny", TINY_VERSION, asdict(spec))
 
 
 def tiny_cache_name(spec: TinySpec = TinySpec()) -> str:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..hashing import stable_hash
-from .tiny import ensure_built, publish, seeded_init, staging_dir, write_preset_marker
+from .tiny import ensure_built, save_build, seeded_init
 
 TINY_VLM_VERSION = "1"  # bump when the corpus, tokenizer, processor or architecture recipe changes
 IMAGE_TOKEN = "<image>"
@@ -112,8 +112,6 @@ def build_tiny_vlm(out_dir: str | os.PathLike, spec: TinyVLMSpec = TinyVLMSpec()
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    out = Path(out_dir)
-    tmp = staging_dir(out)
     tok = train_vlm_tokenizer(spec.vocab_size, [IMAGE_TOKEN])
     tok.eos_token = "<|im_end|>"  # end of the assistant turn in the ChatML template
     image_id = tok.convert_tokens_to_ids(IMAGE_TOKEN)
@@ -146,11 +144,7 @@ def build_tiny_vlm(out_dir: str | os.PathLike, spec: TinyVLMSpec = TinyVLMSpec()
         vision_feature_select_strategy="full", num_additional_image_tokens=1, image_token=IMAGE_TOKEN,
         chat_template=CHATML_TEMPLATE.replace("__IMAGE__", IMAGE_TOKEN + "\n"),
     )
-    tmp.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(tmp)
-    processor.save_pretrained(tmp)
-    write_preset_marker(tmp, "tiny-vlm", TINY_VLM_VERSION, asdict(spec))
-    return publish(tmp, out)
+    return save_build(Path(out_dir), (model, processor), "tiny-vlm", TINY_VLM_VERSION, asdict(spec))
 
 
 def tiny_vlm_cache_name(spec: TinyVLMSpec = TinyVLMSpec()) -> str:
@@ -175,8 +169,6 @@ def build_tiny_qwen_vl(out_dir: str | os.PathLike, family: str = "qwen2_5_vl", s
 
     if family not in ("qwen2_5_vl", "qwen3_vl"):
         raise ValueError(f"family must be 'qwen2_5_vl' or 'qwen3_vl', got {family!r}")
-    out = Path(out_dir)
-    tmp = staging_dir(out)
     tok = train_vlm_tokenizer(vocab_size, QWEN_SPECIAL)
     tok.eos_token = "<|im_end|>"
     ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIAL + ["<|im_end|>", "<|endoftext|>"]}
@@ -212,10 +204,5 @@ def build_tiny_qwen_vl(out_dir: str | os.PathLike, family: str = "qwen2_5_vl", s
     model = seeded_init(Model, cfg, seed)
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
-    tmp.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    image_processor.save_pretrained(tmp)
-    write_preset_marker(tmp, f"tiny-{family}", TINY_VLM_VERSION,
-                        {"family": family, "seed": seed, "vocab_size": vocab_size})
-    return publish(tmp, out)
+    return save_build(Path(out_dir), (model, tok, image_processor), f"tiny-{family}", TINY_VLM_VERSION,
+                      {"family": family, "seed": seed, "vocab_size": vocab_size})
