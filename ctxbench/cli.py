@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except CtxbenchError as e:
         print(f"ctxbench: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ctxbench ls | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("ctxbench: interrupted; finished work is kept and a re-run resumes it", file=sys.stderr)
         return 130
