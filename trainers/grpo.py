@@ -38,7 +38,6 @@ from .data import DataPools, Stream, build_pools, pos_first_for
 from .losses import aggregate, aggregation_denominator, clipped_policy_loss, group_advantages, kl_k3
 from .metrics import metric_rows, write_checkpoint_row, write_metric_shard, write_run_row
 from .modeling import (
-    FUSED_ADAMW,
     autocast,
     completion_logprobs,
     encode,
@@ -152,7 +151,7 @@ class Trainer:
         self.model = load_model(found or self.init_path)
         o = cfg.optim
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps,
-                                     weight_decay=o.weight_decay, fused=FUSED_ADAMW)
+                                     weight_decay=o.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lr_lambda(cfg, self.total_steps * cfg.ppo_mini_batches))
         if state is not None:
             self._restore(found, state)
@@ -278,10 +277,11 @@ class Trainer:
             denom = aggregation_denominator(mask[rows], cfg.loss.agg)
             sums["tok"] += float(mask[rows].sum())
             # A row whose advantage is 0 adds exactly 0 to the loss and its gradient unless a KL term
-            # is on, so only rows that carry signal are forwarded (the denominator still counts all
-            # rows, so the loss is unchanged). Early in training most groups are all-wrong: this is
-            # most of the step's compute.
-            live = rows[adv[rows] != 0] if ref_all is None else rows
+            # is on. When no row of the mini-batch carries signal (early in training every group is
+            # all-wrong) the policy-loss forward and backward are skipped: most of the step's compute.
+            # All or nothing on purpose: forwarding a subset would change the batch shapes, hence the
+            # float rounding, hence the trajectory, whenever some rows do carry signal.
+            live = rows if ref_all is not None or bool((adv[rows] != 0).any()) else rows[:0]
             for micro in (live.split(cfg.micro_batch_size) if live.numel() else ()):
                 sub = enc.rows(micro)
                 T = sub.completion_ids.shape[1]

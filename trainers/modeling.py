@@ -18,12 +18,6 @@ import torch
 
 from .losses import token_entropy, token_logprobs
 
-# AdamW runs fused (one kernel over all parameters): on a shared 2-core CPU the default foreach and
-# for-loop implementations took 0.2-7 s per step for the 5M-parameter tiny model (measured), the fused
-# one ~10 ms. Fused is also what one wants on GPU. Used by trainers.grpo and trainers.sft.
-FUSED_ADAMW = True
-
-
 # ------------------------------------------------------------------------------------------ loading
 
 

@@ -22,7 +22,7 @@ from ctxbench.pairs.base import Pair, choice_parts, choice_prompt
 
 from .data import pos_first_for
 from .losses import aggregate
-from .modeling import FUSED_ADAMW, autocast, completion_logprobs, encode, left_pad, pad_id, render, right_pad
+from .modeling import autocast, completion_logprobs, encode, left_pad, pad_id, render, right_pad
 
 Example = tuple  # (prompt token ids, target token ids incl. EOS[, vision inputs]) — vision: VLM prompts
 
@@ -85,7 +85,7 @@ def run_sft(model, tok, examples: list[Example], *, epochs: int, lr: float, batc
     if not examples:
         return []
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, fused=FUSED_ADAMW)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     pad = pad_id(tok)
     steps_per_epoch = max(1, len(examples) // batch_size)
     metrics = []
