@@ -237,7 +237,10 @@ def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
     out["deltas"] = {a: compare_arms(task, spec.baseline, a) for a in arms if a != spec.baseline}
     if {"grpo", "contextrl"} <= set(arms) and ({"da-rl", "da-sft"} & set(arms)):
         out["attribution"] = attribution(task)
-    out["headline"] = headline(df, baseline=spec.baseline)
+    probe = df[df["benchmark"] == "probe"]
+    if not probe.empty:  # held-out context-selection accuracy per arm (mean over seeds), both A/B orders
+        out["probe"] = probe.groupby("arm")["score"].mean().reindex(arms).dropna().round(4).to_dict()
+    out["headline"] = headline(task, baseline=spec.baseline)  # task benchmarks, as the report; the probe is shown apart
     return out
 
 

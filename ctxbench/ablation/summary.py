@@ -16,9 +16,12 @@ def format_summary(res, spec, seconds: float) -> str:
     lines = [f"ablation {res.name}: {len(res.ran)} job(s) run, {len(res.skipped)} reused, {seconds:.0f} s",
              f"{t.get('samples', 0)} scored samples in {res.root / 'ctxbench.duckdb'}"]
     if "headline" in t:
-        lines += ["", "headline (mean over benchmarks; delta vs " + spec.baseline + ", 95% CI)"]
+        lines += ["", "headline (task benchmarks: mean over benchmarks; delta vs " + spec.baseline + ", 95% CI)"]
         for _, r in t["headline"].iterrows():
             lines.append(f"  {r['arm']:<12} {r['macro']:.3f}   delta {_ci(r['delta_macro'], r['delta_macro_lo'], r['delta_macro_hi'])}")
+    if t.get("probe"):
+        lines += ["", "probe: held-out context-selection accuracy (both A/B orders; 0.5 = chance or pure position bias)"]
+        lines += [f"  {arm:<12} {acc:.3f}" for arm, acc in t["probe"].items()]
     if "attribution" in t:
         lines += ["", "attribution: total (contextrl - grpo) = data (da - grpo) + objective (contextrl - da)"]
         for _, r in t["attribution"].iterrows():
