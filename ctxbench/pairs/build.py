@@ -153,7 +153,7 @@ def build_pairs(cfg: PairsConfig, root, *, count_tokens: Callable[[str], int] | 
     pairs, diffs = run_cascade(cfg, ledger, count, progress)
     save_pairs(path, pairs)
     if write_store:
-        _write_store(root, cfg, bid, pairs, diffs, ledger)
+        write_pairs_store(root, cfg, bid, pairs, diffs, ledger)
     table = ledger.yield_table()
     tmp = ypath.with_name(f"yield.json.tmp{os.getpid()}")
     tmp.write_text(json.dumps({"build_id": bid, "config": to_dict(cfg), "counter": counter, "yield": table,
@@ -254,11 +254,17 @@ def _select(kept: list, cfg: PairsConfig, ledger: Ledger) -> list:
     return out
 
 
-def _write_store(root, cfg: PairsConfig, bid: str, pairs: list[Pair], diffs: dict, ledger: Ledger) -> None:
+def write_pairs_store(root, cfg, bid: str, pairs: list[Pair], diffs: dict, ledger: Ledger) -> None:
+    """One build's rows for the store (a pairs run, the accepted pairs, every rejection), for text and
+    image builds alike. A context that is message parts (an image pair) is stored as its JSON;
+    `diffs` maps pair id -> what differs (a word diff, an edit's pixel box, a retrieval's cosine)."""
     import datetime as dt
 
     from ..store.shards import write_shard
     from ..versions import lib_versions_json
+
+    def ctx(c):
+        return c if isinstance(c, str) else json.dumps(list(c))
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     write_shard(root, "runs", [{
@@ -268,8 +274,9 @@ def _write_store(root, cfg: PairsConfig, bid: str, pairs: list[Pair], diffs: dic
     if pairs:
         write_shard(root, "pairs", [{
             "pair_id": p.pair_id, "domain": p.domain, "split": p.split, "source": p.source, "stage": "accepted",
-            "query": p.query, "answer": p.answer, "ctx_pos": p.ctx_pos, "ctx_neg": p.ctx_neg,
-            "diff_json": diffs[p.pair_id], "meta_json": p.meta, "build_id": bid} for p in pairs], name=f"pairs-{bid}")
+            "query": p.query, "answer": p.answer, "ctx_pos": ctx(p.ctx_pos), "ctx_neg": ctx(p.ctx_neg),
+            "diff_json": diffs.get(p.pair_id), "meta_json": p.meta, "build_id": bid} for p in pairs],
+            name=f"pairs-{bid}")
     if ledger.rejections:
         write_shard(root, "pair_rejections", [{
             "rej_id": f"{bid}-{i:06d}", "domain": cfg.domain, "source": r.source, "stage": r.stage,

@@ -39,7 +39,7 @@ import numpy as np
 from ..config import load_config, to_dict
 from ..hashing import stable_hash
 from .base import Pair, load_pairs, save_pairs
-from .build import PairsResult, split_for
+from .build import PairsResult, split_for, write_pairs_store
 from .filters import Ledger, format_yield
 
 IMAGE_BUILD_VERSION = "1"
@@ -347,7 +347,8 @@ def build_image_pairs(cfg: ImagePairsConfig, root, *, progress: bool = True, wri
     pairs = run_image_cascade(cfg, ledger, editor)
     save_pairs(path, pairs)
     if write_store:
-        _write_store(root, cfg, bid, pairs, ledger)
+        # contexts are image parts (stored as JSON); the edit's pixel box / retrieval cosine is the diff
+        write_pairs_store(root, cfg, bid, pairs, {p.pair_id: p.meta.get("diff") for p in pairs}, ledger)
     table = ledger.yield_table()
     tmp = ypath.with_name(f"yield.json.tmp{os.getpid()}")
     tmp.write_text(json.dumps({"build_id": bid, "config": to_dict(cfg), "yield": table, "notes": ledger.notes,
@@ -355,32 +356,6 @@ def build_image_pairs(cfg: ImagePairsConfig, root, *, progress: bool = True, wri
     os.replace(tmp, ypath)
     return PairsResult(path, sum(p.split == "train" for p in pairs), sum(p.split == "test" for p in pairs),
                        table, bid, list(ledger.notes), len(ledger.rejections))
-
-
-def _write_store(root, cfg: ImagePairsConfig, bid: str, pairs: list[Pair], ledger: Ledger) -> None:
-    """Store rows like the text builder's; contexts are their message parts as JSON (image paths), the
-    pixel bbox of an edit (or the cosine of a retrieval) goes to diff_json."""
-    import datetime as dt
-
-    from ..store.shards import write_shard
-    from ..versions import lib_versions_json
-
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    write_shard(root, "runs", [{
-        "run_id": f"pairs-{bid}", "kind": "pairs", "created_at": now, "name": f"pairs/{cfg.domain}",
-        "config_hash": bid, "config_json": json.dumps(to_dict(cfg), sort_keys=True),
-        "lib_versions": lib_versions_json(), "status": "complete"}], name=f"pairs-{bid}")
-    if pairs:
-        write_shard(root, "pairs", [{
-            "pair_id": p.pair_id, "domain": p.domain, "split": p.split, "source": p.source, "stage": "accepted",
-            "query": p.query, "answer": p.answer, "ctx_pos": json.dumps(list(p.ctx_pos)),
-            "ctx_neg": json.dumps(list(p.ctx_neg)), "diff_json": p.meta.get("diff"), "meta_json": p.meta,
-            "build_id": bid} for p in pairs], name=f"pairs-{bid}")
-    if ledger.rejections:
-        write_shard(root, "pair_rejections", [{
-            "rej_id": f"{bid}-{i:06d}", "domain": cfg.domain, "source": r.source, "stage": r.stage,
-            "reason": r.reason, "detail": r.detail, "build_id": bid} for i, r in enumerate(ledger.rejections)],
-            name=f"rejections-{bid}")
 
 
 def summary(res: PairsResult) -> str:
