@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..datafiles import iter_jsonl
 from ..errors import DataError
 from ..hashing import stable_hash
 
@@ -172,38 +173,28 @@ def load_pairs(path: str | os.PathLike) -> list[Pair]:
         raise DataError(f"pairs file not found: {path} (build one with the pair builder, or fix the path)")
     out: list[Pair] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            missing = [k for k in _FIELDS if k not in row]
-            if missing:
-                raise DataError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
-            unknown = set(row) - set(_FIELDS) - {"meta"}
-            if unknown:
-                raise DataError(f"{path}:{lineno}: unknown field(s) {', '.join(sorted(unknown))}")
-            bad = [k for k in _FIELDS if k not in _CTX and not isinstance(row[k], str)]
-            if bad:
-                raise DataError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
-            for k in _CTX:
-                row[k] = _load_context(row[k], f"{path}:{lineno}: {k}")
-            if row["ctx_pos"] == row["ctx_neg"]:
-                raise DataError(f"{path}:{lineno}: pair {row['pair_id']!r} has identical contexts")
-            if row["pair_id"] in seen:
-                raise DataError(
-                    f"{path}:{lineno}: duplicate pair_id {row['pair_id']!r} (first on line {seen[row['pair_id']]})"
-                )
-            seen[row["pair_id"]] = lineno
-            meta = row.get("meta") or {}
-            if not isinstance(meta, dict):
-                raise DataError(f"{path}:{lineno}: meta must be an object")
-            out.append(Pair(**{k: row[k] for k in _FIELDS}, meta=meta))
+    for lineno, row in iter_jsonl(path):
+        missing = [k for k in _FIELDS if k not in row]
+        if missing:
+            raise DataError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
+        unknown = set(row) - set(_FIELDS) - {"meta"}
+        if unknown:
+            raise DataError(f"{path}:{lineno}: unknown field(s) {', '.join(sorted(unknown))}")
+        bad = [k for k in _FIELDS if k not in _CTX and not isinstance(row[k], str)]
+        if bad:
+            raise DataError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
+        for k in _CTX:
+            row[k] = _load_context(row[k], f"{path}:{lineno}: {k}")
+        if row["ctx_pos"] == row["ctx_neg"]:
+            raise DataError(f"{path}:{lineno}: pair {row['pair_id']!r} has identical contexts")
+        if row["pair_id"] in seen:
+            pid = row["pair_id"]
+            raise DataError(f"{path}:{lineno}: duplicate pair_id {pid!r} (first on line {seen[pid]})")
+        seen[row["pair_id"]] = lineno
+        meta = row.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise DataError(f"{path}:{lineno}: meta must be an object")
+        out.append(Pair(**{k: row[k] for k in _FIELDS}, meta=meta))
     return out
 
 
