@@ -2,9 +2,11 @@
 
 Why not `model.generate`: on small models the per-step overhead of generate (logits processors,
 stopping criteria that re-decode every row, kwargs plumbing) is a large share of the time
-(reference/peer-baselines.md §5.3, §6). This loop does the same arithmetic in the same order: left
-padding, position ids from the attention mask, a DynamicCache, LM head on the last position only,
-finished rows fed the pad token. Greedy outputs are identical to `generate` (tested).
+(reference/peer-baselines.md §5.3, §6). This loop does the same arithmetic per real token: position
+ids counted from each prompt's first token, LM head on the last position only, finished rows fed the
+pad token. Dense Llama-family models (llama, qwen2, qwen3, mistral) run through dense_forward (a
+preallocated KV slab, right-padded chunked prefill, no padding masks in prefill); every other model
+through its own forward with a DynamicCache. Greedy outputs are identical to `generate` (tested).
 
 Why a shared-prefix scorer: multiple-choice scoring through full (context + choice) sequences runs
 the context once per choice and the LM head over every position. Here each context runs once, its
@@ -14,14 +16,12 @@ applied only at the positions that predict a scored token (peer-baselines §6: 3
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Callable, Sequence
 
 import torch
 
-# Architectures whose decoder layers are `x + self_attn(...)` (ending in o_proj) then `x + mlp(...)`
-# on [batch, seq, dim] tensors, so the last layer can be cut to the last position (see below).
-PRUNABLE = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "smollm3"}
+from . import dense_forward
+from .last_layer import last_position_only
 
 
 def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,48 +54,6 @@ def decoder_and_head(model):
     return body, model.get_output_embeddings()
 
 
-@contextmanager
-def last_position_only(model):
-    """While active, the LAST decoder layer computes its o_proj and MLP only at the last position.
-
-    A prefill needs every position's keys/values in every layer (for later tokens) but the final
-    hidden state only at the last position; the last layer's o_proj + MLP outputs elsewhere feed
-    nothing. Skipping them saves ~1/L of the prefill FLOPs. Positions other than the last then hold
-    garbage in the returned hidden states, so callers read only [:, -1]. No-op for architectures not
-    in PRUNABLE (MoE layers and others whose blocks do not fit the pattern).
-    """
-    body = getattr(model, "model", None)
-    layers = getattr(body, "layers", None)
-    if getattr(model.config, "model_type", None) not in PRUNABLE or not layers:
-        yield
-        return
-    last = layers[-1]
-    targets = [getattr(last, "mlp", None), getattr(getattr(last, "self_attn", None), "o_proj", None)]
-    handles = []
-    for mod in targets:
-        if not isinstance(mod, torch.nn.Module):
-            continue
-        shape: dict = {}
-
-        def pre(_m, args, shape=shape):
-            x = args[0]
-            if x.dim() != 3 or x.shape[1] == 1:
-                return None
-            shape["s"] = x.shape
-            return (x[:, -1:],) + tuple(args[1:])
-
-        def post(_m, _args, out, shape=shape):
-            s = shape.pop("s", None)
-            return out.expand(s[0], s[1], out.shape[-1]) if s is not None else None
-
-        handles += [mod.register_forward_pre_hook(pre), mod.register_forward_hook(post)]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
 def head_logits(model, head, hidden: torch.Tensor) -> torch.Tensor:
     logits = head(hidden).float()
     cap = getattr(model.config, "final_logit_softcapping", None)
@@ -125,44 +83,73 @@ def sample_next(logits: torch.Tensor, temperature: float, top_p: float, top_k: i
     )
 
 
-def prefill(model, seqs: Sequence[Sequence[int]], pad_id: int, chunk: int | None):
-    """Run the prompts into a fresh cache: (cache, last-position fp32 logits, attention mask, positions).
+class HFDecoder:
+    """Any causal LM through its own forward: one left-padded prefill into a DynamicCache (the last
+    layer pruned to the last position where the architecture allows), then one forward per token."""
 
-    Prefill is compute-bound and fastest in small row chunks (activations stay in CPU cache), while
-    a decode step costs about the same at 8 or 64 rows (per-step overhead). So prompts are prefilled
-    in chunks of `chunk` rows, each at its own padded width, and the caches are left-padded (masked)
-    to one width and concatenated so the decode loop runs all rows together.
-    """
-    device = next(model.parameters()).device
-    if not chunk or chunk >= len(seqs) or getattr(model.config, "model_type", None) not in PRUNABLE:
-        chunk = len(seqs)
-    parts = []
-    with last_position_only(model):
-        for s in range(0, len(seqs), chunk):
-            ids, mask = left_pad(seqs[s:s + chunk], pad_id, device)
-            pos = positions(mask)
-            cache = new_cache(model)
-            out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+    def __init__(self, model, seqs: Sequence[Sequence[int]], pad_id: int):
+        device = next(model.parameters()).device
+        self.model = model
+        ids, self.mask = left_pad(seqs, pad_id, device)
+        pos = positions(self.mask)
+        self.cache = new_cache(model)
+        with last_position_only(model):
+            out = model(input_ids=ids, attention_mask=self.mask, position_ids=pos, past_key_values=self.cache,
                         use_cache=True, logits_to_keep=1)
-            parts.append((cache, out.logits[:, -1, :].float(), mask, pos))
-    if len(parts) == 1:
-        return parts[0]
-    width = max(p[2].shape[1] for p in parts)
+        self.logits = out.logits[:, -1, :].float()
+        self.pos = pos[:, -1:] + 1
 
-    def lpad(t: torch.Tensor, dim: int) -> torch.Tensor:
-        missing = width - t.shape[dim]
-        if not missing:
-            return t
-        shape = list(t.shape)
-        shape[dim] = missing
-        return torch.cat([t.new_zeros(shape), t], dim=dim)
+    def select(self, index: torch.Tensor) -> None:
+        self.cache.batch_select_indices(index)
+        self.logits, self.mask, self.pos = self.logits[index], self.mask[index], self.pos[index]
 
-    base = parts[0][0]
-    for i, layer in enumerate(base.layers):
-        layer.keys = torch.cat([lpad(p[0].layers[i].keys, 2) for p in parts])
-        layer.values = torch.cat([lpad(p[0].layers[i].values, 2) for p in parts])
-    return (base, torch.cat([p[1] for p in parts]), torch.cat([lpad(p[2], 1) for p in parts]),
-            torch.cat([lpad(p[3], 1) for p in parts]))
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        self.mask = torch.cat([self.mask, self.mask.new_ones((self.mask.shape[0], 1))], dim=-1)
+        out = self.model(input_ids=tokens[:, None], attention_mask=self.mask, position_ids=self.pos,
+                         past_key_values=self.cache, use_cache=True)
+        self.pos = self.pos + 1
+        return out.logits[:, -1, :].float()
+
+
+class DenseDecoder:
+    """Dense Llama-family decoders through dense_forward: right-padded prefill in row chunks of
+    `chunk` into one KV slab, then all rows decode together. Prefill is compute-bound and fastest in
+    small row chunks (activations stay in CPU cache), while a decode step costs about the same at 8
+    or 64 rows (per-step overhead)."""
+
+    def __init__(self, model, seqs: Sequence[Sequence[int]], pad_id: int, chunk: int | None, max_new_tokens: int):
+        device = next(model.parameters()).device
+        self.model = model
+        _, self.head = decoder_and_head(model)
+        lens = torch.tensor([len(s) for s in seqs], device=device)
+        width, rows = int(lens.max()), len(seqs)
+        chunk = min(chunk or rows, rows)
+        self.slab = dense_forward.DenseSlab(model, rows, width + max_new_tokens)
+        finals = [dense_forward.prefill_chunk(model, self.slab, s, seqs[s:s + chunk], pad_id)
+                  for s in range(0, rows, chunk)]
+        self.slab.n = width
+        self.logits = head_logits(model, self.head, torch.cat(finals))
+        cols = torch.arange(width + max_new_tokens, device=device)[None, :]
+        self.keep = (cols < lens[:, None]) | (cols >= width)  # pad columns of short prompts are never read
+        self.pos = lens[:, None]
+
+    def select(self, index: torch.Tensor) -> None:
+        self.slab.select(index)
+        self.logits, self.keep, self.pos = self.logits[index], self.keep[index], self.pos[index]
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = dense_forward.decode_step(self.model, self.slab, tokens, self.pos, self.keep[:, :self.slab.n + 1])
+        self.pos = self.pos + 1
+        return head_logits(self.model, self.head, h)
+
+
+def start_decoder(model, seqs: Sequence[Sequence[int]], pad_id: int, chunk: int | None, max_new_tokens: int):
+    """The prefilled decoder for these prompts: the dense path where dense_forward supports the
+    model (and no prompt is empty), else the model's own forward."""
+    width = max(len(s) for s in seqs)
+    if min(len(s) for s in seqs) > 0 and dense_forward.supports(model, width + max_new_tokens):
+        return DenseDecoder(model, seqs, pad_id, chunk, max_new_tokens)
+    return HFDecoder(model, seqs, pad_id)
 
 
 @torch.inference_mode()
@@ -189,11 +176,10 @@ def decode(
     stop, the batch when all rows did.
     """
     device = next(model.parameters()).device
-    cache, logits, mask, pos = prefill(model, seqs, pad_id, prefill_batch)
+    state = start_decoder(model, seqs, pad_id, prefill_batch, max_new_tokens)
     if repeats > 1:
-        fan = torch.arange(len(seqs), device=device).repeat_interleave(repeats)
-        cache.batch_select_indices(fan)
-        logits, mask, pos = logits[fan], mask[fan], pos[fan]
+        state.select(torch.arange(len(seqs), device=device).repeat_interleave(repeats))
+    logits = state.logits
     rows = logits.shape[0]
     if temperature > 0 and (generators is None or len(generators) != rows):
         raise ValueError("sampling needs one torch.Generator per row")
@@ -220,11 +206,7 @@ def decode(
         if all(f is not None for f in finish) or step == max_new_tokens - 1:
             break
         done = torch.tensor([f is not None for f in finish], device=device)
-        mask = torch.cat([mask, mask.new_ones((rows, 1))], dim=-1)
-        pos = pos[:, -1:] + 1
-        out = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache,
-                    use_cache=True)
-        logits = out.logits[:, -1, :].float()
+        logits = state.step(nxt)
     return [(tokens[r], steps[r], finish[r] or "length") for r in range(rows)]
 
 
