@@ -48,16 +48,17 @@ def supports(model, capacity: int) -> bool:
 
 class DenseSlab:
     """Per layer, keys and values of `rows` sequences in [rows, kv_heads, capacity, head_dim]
-    buffers; `n` columns are filled. Zeros, not empty: unwritten columns are masked, but a NaN
-    there would still poison the softmax (0 * NaN)."""
+    buffers; `n` columns are filled. Allocated empty: decode writes a column before any row reads
+    it, and prefill zeroes the columns a short chunk leaves unwritten below the prompt width (they
+    are masked, but a NaN there would still poison the softmax: 0 * NaN)."""
 
     def __init__(self, model, rows: int, capacity: int):
         attn = model.model.layers[0].self_attn
         kv = model.config.num_key_value_heads
         p = next(model.parameters())
         shape = (rows, kv, capacity, attn.head_dim)
-        self.k = [p.new_zeros(shape) for _ in model.model.layers]
-        self.v = [p.new_zeros(shape) for _ in model.model.layers]
+        self.k = [p.new_empty(shape) for _ in model.model.layers]
+        self.v = [p.new_empty(shape) for _ in model.model.layers]
         self.n = 0
 
     def select(self, index: torch.Tensor) -> None:
@@ -80,9 +81,10 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
 def _qkv(attn, h: torch.Tensor, heads: int, kv_heads: int):
     """Queries [B, H, T, D], keys and values [B, KV, T, D] (qwen3's per-head norms applied)."""
     b, t, _ = h.shape
-    q = F.linear(h, attn.q_proj.weight, attn.q_proj.bias).view(b, t, heads, attn.head_dim)
-    k = F.linear(h, attn.k_proj.weight, attn.k_proj.bias).view(b, t, kv_heads, attn.head_dim)
-    v = F.linear(h, attn.v_proj.weight, attn.v_proj.bias).view(b, t, kv_heads, attn.head_dim)
+    d = attn.head_dim
+    q = attn.q_proj(h).view(b, t, heads, d)
+    k = attn.k_proj(h).view(b, t, kv_heads, d)
+    v = attn.v_proj(h).view(b, t, kv_heads, d)
     if hasattr(attn, "q_norm"):
         q, k = attn.q_norm(q), attn.k_norm(k)
     return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
@@ -110,9 +112,11 @@ def _attend_one(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keep: torch.T
 
 
 @torch.inference_mode()
-def prefill_chunk(model, slab: DenseSlab, start: int, seqs: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
-    """Prefill rows start..start+len(seqs) of the slab; returns the hidden state (after the final
-    norm) at each prompt's last token, [B, hidden]."""
+def prefill_chunk(model, slab: DenseSlab, start: int, seqs: Sequence[Sequence[int]], pad_id: int,
+                  slab_width: int) -> torch.Tensor:
+    """Prefill rows start..start+len(seqs) of the slab (columns up to `slab_width`, the widest
+    prompt of all chunks); returns the hidden state (after the final norm) at each prompt's last
+    token, [B, hidden]."""
     body, cfg = model.model, model.config
     device = slab.k[0].device
     width = max(len(s) for s in seqs)
@@ -133,6 +137,8 @@ def prefill_chunk(model, slab: DenseSlab, start: int, seqs: Sequence[Sequence[in
         k = _rope(k, cos, sin)
         slab.k[li][start:start + b, :, :width] = k
         slab.v[li][start:start + b, :, :width] = v
+        slab.k[li][start:start + b, :, width:slab_width] = 0
+        slab.v[li][start:start + b, :, width:slab_width] = 0
         if li < len(layers) - 1:
             o = F.scaled_dot_product_attention(_rope(q, cos, sin), k, v, is_causal=True, scale=attn.scaling,
                                                enable_gqa=True)

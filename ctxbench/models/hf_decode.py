@@ -125,7 +125,7 @@ class DenseDecoder:
         width, rows = int(lens.max()), len(seqs)
         chunk = min(chunk or rows, rows)
         self.slab = dense_forward.DenseSlab(model, rows, width + max_new_tokens)
-        finals = [dense_forward.prefill_chunk(model, self.slab, s, seqs[s:s + chunk], pad_id)
+        finals = [dense_forward.prefill_chunk(model, self.slab, s, seqs[s:s + chunk], pad_id, width)
                   for s in range(0, rows, chunk)]
         self.slab.n = width
         self.logits = head_logits(model, self.head, torch.cat(finals))

@@ -88,3 +88,4 @@ def test_generic_path_matches_generate(arch):
 def test_empty_prompt_takes_the_generic_path():
     model = tiny("qwen2")
     assert isinstance(hf_decode.start_decoder(model, [[], [4, 5]], PAD, None, 3), hf_decode.HFDecoder)
+
