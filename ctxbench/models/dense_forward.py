@@ -90,6 +90,12 @@ def _qkv(attn, h: torch.Tensor, heads: int, kv_heads: int):
     return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
 
 
+def _mlp(mlp, h: torch.Tensor) -> torch.Tensor:
+    """down(silu(gate(h)) * up(h)) as the module computes it, with the activation and product done
+    in place on the gate's output (two fewer activation-sized buffers per layer; same bits)."""
+    return mlp.down_proj(F.silu(mlp.gate_proj(h), inplace=True).mul_(mlp.up_proj(h)))
+
+
 def _norm(mod, x: torch.Tensor) -> torch.Tensor:
     return F.rms_norm(x, (x.shape[-1],), mod.weight, mod.variance_epsilon)
 
@@ -147,7 +153,7 @@ def prefill_chunk(model, slab: DenseSlab, start: int, seqs: Sequence[Sequence[in
             ql = _rope(q[rows, :, last][:, :, None], cos[rows, :, last][:, :, None], sin[rows, :, last][:, :, None])
             keep = torch.arange(width, device=device)[None, :] <= last[:, None]
             x = x[rows, last][:, None] + attn.o_proj(_attend_one(ql, k, v, keep, attn.scaling))
-        x = x + layer.mlp(_norm(layer.post_attention_layernorm, x))
+        x = x + _mlp(layer.mlp, _norm(layer.post_attention_layernorm, x))
     return body.norm(x)[:, 0]
 
 
@@ -167,6 +173,6 @@ def decode_step(model, slab: DenseSlab, tokens: torch.Tensor, pos: torch.Tensor,
         slab.v[li][:, :, n:n + 1] = v
         o = _attend_one(_rope(q, cos, sin), slab.k[li][:, :, :n + 1], slab.v[li][:, :, :n + 1], keep, attn.scaling)
         x = x + attn.o_proj(o)
-        x = x + layer.mlp(_norm(layer.post_attention_layernorm, x))
+        x = x + _mlp(layer.mlp, _norm(layer.post_attention_layernorm, x))
     slab.n = n + 1
     return body.norm(x)[:, 0]
