@@ -91,6 +91,31 @@ def apply_torch_options(options: BackendOptions) -> None:
         raise CtxbenchError(f"device {options.device!r} asked for, but torch sees no CUDA device")
 
 
+def kv_bytes_per_token(model) -> int:
+    """Bytes of KV cache one token of one sequence holds: layers x (keys + values) x KV heads x head
+    dim x element size."""
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    heads = cfg.num_attention_heads
+    kv = getattr(cfg, "num_key_value_heads", None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    return cfg.num_hidden_layers * 2 * kv * head_dim * next(model.parameters()).element_size()
+
+
+def plan_batches(order: list[int], lengths: list[int], max_rows: int, bytes_per_token: int,
+                 budget: int) -> list[list[int]]:
+    """Cut the length-sorted (longest first) prompt order into decode batches of at most `max_rows`
+    prompts whose KV cache (rows x the batch's longest prompt + new tokens x bytes per token) fits
+    in `budget` bytes; a prompt too long for the budget on its own still gets a batch of one.
+    Without the budget, 64 rows of 2048-token prompts would hold ~6 GB of cache on SmolLM2-135M."""
+    batches, start = [], 0
+    while start < len(order):
+        fit = max(1, budget // (bytes_per_token * lengths[order[start]]))
+        n = min(max_rows, fit)
+        batches.append(order[start:start + n])
+        start += n
+    return batches
+
+
 class TextSide:
     """Rendering, tokenization, truncation and lm-eval-style pair encoding, shared by the hf and
     vllm backends so both feed the model the same token ids. Needs self.tokenizer,
@@ -180,13 +205,16 @@ class HFBackend(TextSide):
     name = "hf"
 
     def __init__(self, model, tokenizer, *, identity: str, max_context: int, batch_size: int = 8,
-                 decode_batch: int = 64, progress: bool | Callable[[int], Any] | None = None):
+                 decode_batch: int = 64, kv_cache_gb: float = 2.0,
+                 progress: bool | Callable[[int], Any] | None = None):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.identity = identity
         self.max_context_tokens = int(max_context)
         self.batch_size = int(batch_size)  # prompts prefilled / contexts scored together
         self.decode_batch = max(int(decode_batch), self.batch_size)  # rows decoded together
+        self.kv_budget = int(kv_cache_gb * 2**30)  # bytes of KV cache one decode batch may hold
+        self.kv_per_token = kv_bytes_per_token(model)
         self.progress = progress
         self.device = next(model.parameters()).device
         self.eos_ids, self.pad_id = stop_and_pad_ids(model, tokenizer)
@@ -197,7 +225,8 @@ class HFBackend(TextSide):
         apply_torch_options(options)
         model, tok, resolved = load_model_and_tokenizer(resolved, dtype=options.dtype, device=options.device)
         return cls(model, tok, identity=resolved.identity, max_context=resolved.max_context,
-                   batch_size=options.batch_size, decode_batch=options.decode_batch, progress=progress)
+                   batch_size=options.batch_size, decode_batch=options.decode_batch,
+                   kv_cache_gb=options.kv_cache_gb, progress=progress)
 
     def _decode_text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -214,8 +243,8 @@ class HFBackend(TextSide):
         stop_fn = self._stop_checker(cfg.stop)
         update, close = _progress_fn(self.progress, len(encs), "generate")
         try:
-            for start in range(0, len(order), per_batch):
-                batch = order[start:start + per_batch]
+            lengths = [len(e) + cfg.max_new_tokens for e in encs]
+            for batch in plan_batches(order, lengths, per_batch, self.kv_per_token * reps, self.kv_budget):
                 gens = None
                 if sampled:
                     gens = [torch.Generator(device="cpu").manual_seed(row_seed(cfg.seed, texts[i], j))

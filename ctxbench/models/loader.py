@@ -24,6 +24,7 @@ class BackendOptions:
     device: str = "cpu"                # hf: "cpu", "cuda", "cuda:1" ...
     batch_size: int = 8                # hf: prompts prefilled / contexts scored together
     decode_batch: int = 64             # hf: sequences decoded together (after chunked prefill)
+    kv_cache_gb: float = 2.0           # hf: KV cache one decode batch may hold (fewer rows for long prompts)
     threads: int | None = None         # hf on CPU: torch.set_num_threads
     tensor_parallel_size: int = 1      # vllm
     gpu_memory_utilization: float = 0.85  # vllm
@@ -34,6 +35,8 @@ class BackendOptions:
     def __post_init__(self):
         if self.batch_size < 1 or self.decode_batch < 1:
             raise ValueError("batch_size and decode_batch must be >= 1")
+        if self.kv_cache_gb <= 0:
+            raise ValueError("kv_cache_gb must be > 0")
         if self.threads is not None and self.threads < 1:
             raise ValueError("threads must be >= 1")
         if not 0 < self.gpu_memory_utilization <= 1:

@@ -209,3 +209,29 @@ def test_shared_prefix_scoring_equals_naive(be):
 def test_score_many_rejects_mismatched_lengths(be):
     with pytest.raises(ValueError):
         be.score_many([Prompt.of("a")], [])
+
+
+def test_plan_batches_keeps_the_kv_cache_in_budget():
+    from ctxbench.models.hf_backend import plan_batches
+
+    lengths = [100, 2000, 50, 400, 3000]
+    order = sorted(range(5), key=lambda i: -lengths[i])  # 4, 1, 3, 0, 2
+    assert plan_batches(order, lengths, 64, 10, 10**9) == [order]
+    assert plan_batches(order, lengths, 2, 10, 10**9) == [[4, 1], [3, 0], [2]]
+    # 10 bytes/token, budget 40,000: a batch led by a 3000-token row holds one row, by 2000 two rows
+    # (the 400-token one rides along at the batch's width), by 100 the rest
+    assert plan_batches(order, lengths, 64, 10, 40_000) == [[4], [1, 3], [0, 2]]
+    assert plan_batches(order, lengths, 64, 10, 1) == [[4], [1], [3], [0], [2]]  # too long alone: still one
+
+
+def test_kv_budget_changes_batching_not_outputs(be):
+    prompts = [Prompt.of(t) for t in TEXTS]
+    cfg = GenConfig(max_new_tokens=5)
+    ref = be.generate(prompts, cfg)
+    per_token = be.kv_per_token
+    assert per_token == 4 * 2 * 2 * 64 * 4  # tiny: 4 layers x (k, v) x 2 KV heads x 64 x fp32
+    tight = clone(be, kv_cache_gb=per_token * 40 / 2**30)  # room for 40 tokens: short prompts pair up
+    calls = []
+    tight.progress = calls.append
+    assert [c[0].text for c in tight.generate(prompts, cfg)] == [c[0].text for c in ref]
+    assert sum(calls) == len(TEXTS) and len(calls) == 4  # the two shortest prompts share a batch
