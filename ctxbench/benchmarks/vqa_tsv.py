@@ -90,7 +90,8 @@ class TSVSource:
         try:
             return DataStatus(True, f"VLMEvalKit TSV: {self.locate(data_path)}")
         except DataError as e:
-            return DataStatus(False, str(e))
+            p = self.configured(data_path)
+            return DataStatus(False, str(e), "not configured" if p is None else f"no usable TSV at {p}")
 
 
 def vlmeval_url(file: str) -> str:

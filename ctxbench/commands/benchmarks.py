@@ -24,7 +24,7 @@ def run(args) -> int:
     for n in benchmark_names():
         b = get_benchmark(n)
         st = b.data_status()
-        detail = st.detail if st.available else st.detail.split(": ", 1)[0] + f" (ctxbench benchmarks {n})"
+        detail = st.short if st.available else f"{st.short} (ctxbench benchmarks {n})"
         print(f"{n:<20} {b.version:<8} {b.family:<13} {b.source:<14} {'ok' if st.available else 'MISSING'}: {detail}")
     print()
     for s, names in SUITES.items():
