@@ -97,6 +97,10 @@ def _mlp(mlp, h: torch.Tensor) -> torch.Tensor:
 
 
 def _norm(mod, x: torch.Tensor) -> torch.Tensor:
+    """RMSNorm. In fp32 the fused kernel computes what the module does; in bf16/fp16 the module
+    normalises in fp32 and rounds before the weight, so it is called as is."""
+    if x.dtype != torch.float32:
+        return mod(x)
     return F.rms_norm(x, (x.shape[-1],), mod.weight, mod.variance_epsilon)
 
 
@@ -110,6 +114,9 @@ def _attend_one(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keep: torch.T
     """One query per row over its keys: q [B, H, 1, D], k/v [B, KV, N, D], keep [B, N] bool.
     Grouped by KV head so keys are read once (no repeat), as two batched matmuls."""
     b, h, _, d = q.shape
+    if q.dtype != torch.float32:  # half precision: SDPA accumulates in fp32, two bf16 matmuls would not
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=keep[:, None, None, :], scale=scale, enable_gqa=True)
+        return o.transpose(1, 2).reshape(b, 1, h * d)
     kv = k.shape[1]
     qg = q.reshape(b, kv, h // kv, d)
     scores = torch.matmul(qg, k.transpose(-1, -2)) * scale

@@ -56,6 +56,15 @@ def test_dense_path_matches_transformers(arch, extra):
         assert [tokens for tokens, _, _ in rows] == ref
 
 
+def test_dense_path_in_bfloat16_matches_generate():
+    torch.set_num_threads(1)
+    model = tiny("llama").to(torch.bfloat16)
+    state = hf_decode.start_decoder(model, PROMPTS, PAD, chunk=2, max_new_tokens=6)
+    assert isinstance(state, hf_decode.DenseDecoder) and state.slab.k[0].dtype == torch.bfloat16
+    rows = hf_decode.decode(model, PROMPTS, pad_id=PAD, eos_ids=set(), max_new_tokens=6, prefill_batch=2)
+    assert [tokens for tokens, _, _ in rows] == generate_ref(model, PROMPTS, 6)
+
+
 def test_dense_path_fans_out_samples_from_one_prefill():
     model = tiny("qwen2")
     greedy = hf_decode.decode(model, PROMPTS, pad_id=PAD, eos_ids=set(), max_new_tokens=5)
