@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .losses import token_entropy
 from .modeling import Encoded, encode_prompts, model_device
 
 
@@ -68,8 +69,7 @@ def sample(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group_siz
     ones = torch.ones(B, 1, dtype=am.dtype, device=dev)
     for t in range(max_new_tokens):
         if with_entropy:
-            lp = torch.log_softmax(logits.float(), dim=-1)
-            ents.append(-(lp.exp() * lp).sum(-1))
+            ents.append(token_entropy(logits))
         nxt = sample_next(logits, temperature, top_p, top_k, generator).to(dev)
         nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
         tokens.append(nxt)
