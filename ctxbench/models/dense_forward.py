@@ -17,8 +17,8 @@ matmuls: mask construction, a cache that grows by concatenation every step, rota
 What it does not change: the weights, the norms and MLPs (the model's modules are called), the
 rotary tables (the model's rotary module), position ids (0 at each prompt's first token) and the
 order of the residual adds. Outputs match the HF forward to float rounding (tests compare logits
-and greedy tokens on tiny random-init llama, qwen2 and qwen3); bench/eval_throughput.py checks
-identical generated text against lm-eval.
+and greedy tokens on tiny random-init llama, qwen2, qwen3 and mistral, and greedy tokens in bf16);
+bench/eval_throughput.py checks identical generated text against lm-eval.
 """
 
 from __future__ import annotations

@@ -16,12 +16,16 @@ applied only at the positions that predict a scored token (peer-baselines §6: 3
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable, Sequence
 
 import torch
 
 from . import dense_forward
-from .last_layer import last_position_only
+
+# Architectures whose decoder layers are `x + self_attn(...)` (ending in o_proj) then `x + mlp(...)`
+# on [batch, seq, dim] tensors, so the last layer can be cut to the last position (see below).
+PRUNABLE = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2", "smollm3"}
 
 
 def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,6 +56,48 @@ def decoder_and_head(model):
     if body is None or not callable(body):
         body = model.get_decoder()
     return body, model.get_output_embeddings()
+
+
+@contextmanager
+def last_position_only(model):
+    """While active, the LAST decoder layer computes its o_proj and MLP only at the last position.
+
+    A prefill needs every position's keys/values in every layer (for later tokens) but the final
+    hidden state only at the last position; the last layer's o_proj + MLP outputs elsewhere feed
+    nothing. Skipping them saves ~1/L of the prefill FLOPs. Positions other than the last then hold
+    garbage in the returned hidden states, so callers read only [:, -1]. No-op for architectures not
+    in PRUNABLE (MoE layers and others whose blocks do not fit the pattern).
+    """
+    body = getattr(model, "model", None)
+    layers = getattr(body, "layers", None)
+    if getattr(model.config, "model_type", None) not in PRUNABLE or not layers:
+        yield
+        return
+    last = layers[-1]
+    targets = [getattr(last, "mlp", None), getattr(getattr(last, "self_attn", None), "o_proj", None)]
+    handles = []
+    for mod in targets:
+        if not isinstance(mod, torch.nn.Module):
+            continue
+        shape: dict = {}
+
+        def pre(_m, args, shape=shape):
+            x = args[0]
+            if x.dim() != 3 or x.shape[1] == 1:
+                return None
+            shape["s"] = x.shape
+            return (x[:, -1:],) + tuple(args[1:])
+
+        def post(_m, _args, out, shape=shape):
+            s = shape.pop("s", None)
+            return out.expand(s[0], s[1], out.shape[-1]) if s is not None else None
+
+        handles += [mod.register_forward_pre_hook(pre), mod.register_forward_hook(post)]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def head_logits(model, head, hidden: torch.Tensor) -> torch.Tensor:
