@@ -4,7 +4,7 @@ Pages: overview (verdict, headline, deltas) · per-benchmark deltas · attributi
 mechanism · item drill-down (one item across every arm and seed, evidence highlighted) · contrastive
 pairs (C+ vs C- word diff) · published tables. The store is `$CTXBENCH_ROOT` (default runs/) or the
 path typed in the sidebar. Every number comes from ctxbench.report (the same as `ctxbench report`);
-every query is cached per database snapshot and parameterised (ctxbench/app_data.py). When an ingest
+every query is cached per database snapshot and parameterised (ctxbench/app/data.py). When an ingest
 publishes a new snapshot, the page notices within seconds and re-reads.
 """
 
@@ -15,14 +15,13 @@ import os
 import pandas as pd
 import streamlit as st
 
-from ctxbench import app_data as data
-from ctxbench import imageview
-from ctxbench.diffview import box, diff_html, evidence_spans, highlight_html
-from ctxbench.errors import CtxbenchError
+from ctxbench.app import data, imageview
+from ctxbench.app.diffview import box, diff_html, evidence_spans, highlight_html
+from ctxbench.core.errors import CtxbenchError
 from ctxbench.report import figures
 from ctxbench.report import summary as tables
 from ctxbench.report.data import arm_order
-from ctxbench.stats import MEAN_ROW
+from ctxbench.stats.arms import MEAN_ROW
 
 PAGES = ("Overview", "Deltas", "Attribution", "Training curves", "Mechanism", "Item drill-down",
          "Contrastive pairs", "Published tables")

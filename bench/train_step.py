@@ -57,7 +57,7 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
 
 def windows(tok, n: int) -> list[str]:
     """128-token windows of the tokenizer's own training corpus that re-tokenise to exactly 128."""
-    from ctxbench.models.tiny import tokenizer_corpus
+    from ctxbench.models.presets.tiny import tokenizer_corpus
 
     out = []
     for doc in tokenizer_corpus():
@@ -171,7 +171,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     from transformers import AutoTokenizer
 
-    from ctxbench.models.tiny import ensure_tiny
+    from ctxbench.models.presets.tiny import ensure_tiny
 
     ckpt = ensure_tiny()
     tok = AutoTokenizer.from_pretrained(str(ckpt))

@@ -11,8 +11,8 @@ import importlib
 import os
 import sys
 
-from . import __version__
-from .errors import CtxbenchError
+from ctxbench import __version__
+from ctxbench.core.errors import CtxbenchError
 
 # Order here is the order in `ctxbench --help`.
 COMMANDS = (

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ctxbench.hashing import stable_hash
+from ctxbench.core.hashing import stable_hash
 from ctxbench.store import ingest, item_uid, sample_key, write_shard
 
 ARMS = ("grpo", "da-rl", "da-sft", "contextrl")

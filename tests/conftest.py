@@ -32,6 +32,6 @@ def root(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_ckpt():
     """The tiny preset checkpoint (built once into the shared cache; ~8 s the first time)."""
-    from ctxbench.models.tiny import ensure_tiny
+    from ctxbench.models.presets.tiny import ensure_tiny
 
     return ensure_tiny()

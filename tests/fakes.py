@@ -12,7 +12,16 @@ import time
 from dataclasses import dataclass
 
 from ctxbench.benchmarks import BENCHMARKS
-from ctxbench.benchmarks.base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score, spread_subset, text
+from ctxbench.benchmarks.base import (
+    Benchmark,
+    DataStatus,
+    GenSpec,
+    Item,
+    LoadContext,
+    Score,
+    spread_subset,
+    text,
+)
 from ctxbench.models.base import Completion, GenConfig, Prompt
 
 

@@ -20,8 +20,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from ctxbench.errors import CtxbenchError
-from ctxbench.hashing import file_sha256
+from ctxbench.core.errors import CtxbenchError
+from ctxbench.core.hashing import file_sha256
 
 MANIFEST = "MANIFEST.json"
 STATE = "trainer_state.pt"

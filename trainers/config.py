@@ -1,4 +1,4 @@
-"""Typed training configs (frozen dataclasses, loaded strictly by ctxbench.config) and recipes.
+"""Typed training configs (frozen dataclasses, loaded strictly by ctxbench.core.config) and recipes.
 
 A recipe is a named set of defaults: `tiny` (the CPU default: small batches, short completions, a
 warm-up SFT stage for the random-init preset) and the paper's two setups (`paper-agentic`: SkyRL
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ctxbench.config import ConfigError, config_hash, load_config, read_toml, to_dict
+from ctxbench.core.config import ConfigError, config_hash, load_config, read_toml, to_dict
 
 ObjectiveName = Literal["grpo", "contextrl", "da-rl", "da-sft"]
 RecipeName = Literal["tiny", "paper-agentic", "paper-multimodal"]

@@ -15,11 +15,10 @@ from typing import Callable
 import numpy as np
 
 from ctxbench.benchmarks.base import Benchmark, Item, LoadContext, Score, split_of, spread_subset
-from ctxbench.errors import DataError
-from ctxbench.hashing import stable_hash
+from ctxbench.core.errors import DataError
+from ctxbench.core.hashing import stable_hash
 from ctxbench.pairs.base import Pair, choice_parts, choice_prompt, load_pairs, pair_fingerprint, score_choice
-
-from .config import TrainConfig
+from trainers.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class RLPrompt:
         return any(p["type"] == "image" for p in self.parts)
 
     def image_keys(self) -> list[str]:
-        from ctxbench.images import image_key
+        from ctxbench.sources.images import image_key
 
         return [image_key(p["value"]) for p in self.parts if p["type"] == "image"]
 

@@ -28,16 +28,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ctxbench.config import to_dict
-from ctxbench.errors import CtxbenchError
-from ctxbench.hashing import stable_hash
-
-from . import checkpoint as ck
-from .config import TrainConfig, config_fingerprint, run_id_for
-from .data import DataPools, Stream, build_pools, pos_first_for
-from .losses import aggregate, aggregation_denominator, clipped_policy_loss, group_advantages, kl_k3
-from .metrics import metric_rows, write_checkpoint_row, write_metric_shard, write_run_row
-from .modeling import (
+from ctxbench.core.config import to_dict
+from ctxbench.core.errors import CtxbenchError
+from ctxbench.core.hashing import stable_hash
+from trainers import checkpoint as ck
+from trainers.config import TrainConfig, config_fingerprint, run_id_for
+from trainers.data import DataPools, Stream, build_pools, pos_first_for
+from trainers.losses import aggregate, aggregation_denominator, clipped_policy_loss, group_advantages, kl_k3
+from trainers.metrics import metric_rows, write_checkpoint_row, write_metric_shard, write_run_row
+from trainers.modeling import (
     autocast,
     completion_logprobs,
     encode,
@@ -47,9 +46,9 @@ from .modeling import (
     render,
     resolve_model_path,
 )
-from .objectives import make_objective
-from .rollout import make_rollouts
-from .vision import VisionIO, is_vlm_path
+from trainers.objectives import make_objective
+from trainers.rollout import make_rollouts
+from trainers.vision import VisionIO, is_vlm_path
 
 
 @dataclass
@@ -113,9 +112,8 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         if cfg.warmup.enabled:
-            from ctxbench.models.presets import checkpoint_identity
-
-            from .sft import warmup_sft
+            from ctxbench.models.presets.registry import checkpoint_identity
+            from trainers.sft import warmup_sft
 
             self.init_path = warmup_sft(cfg, self.root, self.benchmarks)
             self.init_identity = checkpoint_identity(self.init_path)
@@ -357,7 +355,7 @@ class Trainer:
         protect = {ck.step_dir_name(0)} if (self.ckpt_root / ck.step_dir_name(0)).exists() else set()
         ck.prune(self.ckpt_root, cfg.keep_last, protect)
         try:
-            from ctxbench.models.presets import checkpoint_identity
+            from ctxbench.models.presets.registry import checkpoint_identity
 
             write_checkpoint_row(self.root, ckpt_id=checkpoint_identity(path), path=path, model=cfg.model,
                                  arm=cfg.objective.name, seed=cfg.seed, step=step, run_id=self.run_id,
@@ -394,7 +392,7 @@ class Trainer:
         if last is None:
             raise CtxbenchError(f"{self.run_id}: nothing to train (0 steps) and no checkpoint")
         if self.step >= self.total_steps:
-            from ctxbench.models.presets import checkpoint_identity
+            from ctxbench.models.presets.registry import checkpoint_identity
 
             write_run_row(self.root, run_id=self.run_id, model=cfg.model, ckpt_id=checkpoint_identity(last),
                           arm=cfg.objective.name, seed=cfg.seed, config_hash=self.expected["config_fingerprint"],

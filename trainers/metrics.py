@@ -39,8 +39,8 @@ def write_checkpoint_row(root: Path, *, ckpt_id: str, path: Path, model: str, ar
 
 def write_run_row(root: Path, *, run_id: str, model: str, ckpt_id: str, arm: str, seed: int, config_hash: str,
                   config: dict, status: str) -> None:
+    from ctxbench.core.versions import lib_versions
     from ctxbench.store.shards import write_shard
-    from ctxbench.versions import lib_versions
 
     write_shard(root, "runs", [{
         "run_id": run_id, "kind": "train", "created_at": dt.datetime.now(dt.timezone.utc), "name": run_id,

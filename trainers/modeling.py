@@ -16,14 +16,14 @@ from pathlib import Path
 
 import torch
 
-from .losses import token_entropy, token_logprobs
+from trainers.losses import token_entropy, token_logprobs
 
 # ------------------------------------------------------------------------------------------ loading
 
 
 def resolve_model_path(spec: str) -> tuple[Path, str]:
     """(checkpoint folder, content identity) for a model spec (`tiny`, `smollm2-135m`, `hf:PATH`)."""
-    from ctxbench.models.presets import resolve_model
+    from ctxbench.models.presets.registry import resolve_model
 
     rm = resolve_model(spec)
     return Path(rm.path), rm.identity
@@ -38,7 +38,7 @@ def load_tokenizer(path: str | Path):
 def load_model(path: str | Path):
     """A causal LM with fp32 weights, in train mode (the tiny preset has no dropout either way); an
     image-text-to-text model for a vision-language checkpoint (trainers.vision)."""
-    from .vision import is_vlm_path
+    from trainers.vision import is_vlm_path
 
     if is_vlm_path(path):
         from transformers import AutoModelForImageTextToText
@@ -80,7 +80,7 @@ def render(tok, user_text: str, prefill: str = "") -> str:
     thinking off when the tokenizer has one, else the raw text; then the assistant prefill), so the
     trained policy sees at train time exactly what it is scored on."""
     from ctxbench.models.base import Prompt
-    from ctxbench.models.hf_backend import render_with
+    from ctxbench.models.hf.text import render_with
 
     return render_with(tok, Prompt.of(user_text, prefill))
 
@@ -158,7 +158,7 @@ def encode_prompts_mm(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor
     position of the first token after each prompt)."""
     from transformers import DynamicCache
 
-    from .vision import prompt_positions
+    from trainers.vision import prompt_positions
 
     dev = model_device(model)
     ids, mask = _trim_left(prompt_ids, prompt_mask)
@@ -180,7 +180,7 @@ def last_logits(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, visi
     dev = model_device(model)
     ids, mask = _trim_left(prompt_ids, prompt_mask)
     if vision is not None:
-        from .vision import prompt_positions
+        from trainers.vision import prompt_positions
 
         pos, _ = prompt_positions(model, ids, mask, vision)
         out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
@@ -204,7 +204,7 @@ def completion_logprobs(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tens
     uniq, inv = torch.unique(group, return_inverse=True)
     nxt = None
     if vision is not None:
-        from .vision import collate
+        from trainers.vision import collate
 
         cache, first_logits, pmask, nxt = encode_prompts_mm(model, prompt_ids[uniq], prompt_mask[uniq],
                                                             collate([vision[i] for i in uniq.tolist()]))

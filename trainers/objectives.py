@@ -21,13 +21,12 @@ from typing import ClassVar
 
 import torch
 
+from ctxbench.core.registry import Registry
 from ctxbench.pairs.base import Pair, choice_parts, choice_prompt
-from ctxbench.registry import Registry
-
-from .config import ObjectiveConfig
-from .data import RLPrompt, pair_prompt
-from .losses import context_selection_loss
-from .modeling import autocast, encode, last_logits, left_pad, letter_token_ids, pad_id, render
+from trainers.config import ObjectiveConfig
+from trainers.data import RLPrompt, pair_prompt
+from trainers.losses import context_selection_loss
+from trainers.modeling import autocast, encode, last_logits, left_pad, letter_token_ids, pad_id, render
 
 PairDraw = tuple[Pair, bool]  # (pair, C+ is option A)
 
@@ -86,7 +85,7 @@ class ChoiceScorer:
     same prompt-only forward."""
 
     def __init__(self, tok):
-        from .vision import VisionIO
+        from trainers.vision import VisionIO
 
         self.tok = tok
         self.io = tok if isinstance(tok, VisionIO) else None
@@ -103,7 +102,7 @@ class ChoiceScorer:
                 ids, vision = self.io.encode(parts)
                 self._cache[key] = (ids, letter, vision)
             elif pair.has_parts:
-                from ctxbench.errors import DataError
+                from ctxbench.core.errors import DataError
 
                 raise DataError(f"pair {pair.pair_id!r} has image contexts; the policy is a text-only model "
                                 "(use a vision-language model, e.g. tiny-vlm)")
@@ -118,7 +117,7 @@ class ChoiceScorer:
         ids, mask = left_pad([e[0] for e in encoded], pad_id(self.tok))
         vision = None
         if self.io is not None:
-            from .vision import collate
+            from trainers.vision import collate
 
             vision = collate([e[2] for e in encoded])
         with autocast(precision):
@@ -166,7 +165,7 @@ class DataAugSFT(Objective):
         return {"name": self.name, "sft_epochs": c.sft_epochs, "sft_lr": c.sft_lr, "sft_batch_size": c.sft_batch_size}
 
     def before_rl(self, trainer) -> bool:
-        from .sft import pair_sft_examples, run_sft
+        from trainers.sft import pair_sft_examples, run_sft
 
         tok = getattr(trainer, "io", None) or trainer.tok  # a VLM's prompts go through its processor
         examples = pair_sft_examples(tok, trainer.pools.pairs, trainer.cfg.seed)

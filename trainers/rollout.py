@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses import token_entropy
-from .modeling import Encoded, encode_prompts, model_device
+from trainers.losses import token_entropy
+from trainers.modeling import Encoded, encode_prompts, model_device
 
 
 def sample_next(logits: torch.Tensor, temperature: float, top_p: float, top_k: int,
@@ -52,8 +52,8 @@ def sample(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, group_siz
     """
     dev = model_device(model)
     if vision is not None:
-        from .modeling import encode_prompts_mm
-        from .vision import collate
+        from trainers.modeling import encode_prompts_mm
+        from trainers.vision import collate
 
         cache, logits, pmask, nxt = encode_prompts_mm(model, prompt_ids, prompt_mask, collate(vision))
     else:
@@ -139,7 +139,7 @@ def make_rollouts(model, tok, prompts: list, prompt_token_ids: list[list[int]], 
                   top_k: int, pad: int, vision: list | None = None) -> Rollouts:
     """Sample, decode, score. `prompts` are RLPrompt-like (stop, scorer); ids are their rendered tokens;
     `vision` their vision inputs (VLMs), kept with the batch for the loss forwards."""
-    from .modeling import left_pad
+    from trainers.modeling import left_pad
 
     pids, pmask = left_pad(prompt_token_ids, pad)
     ids, mask, ent = sample(model, pids, pmask, group_size, max_new_tokens, eos_id=tok.eos_token_id, pad_id=pad,

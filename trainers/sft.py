@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ctxbench.hashing import stable_hash
+from ctxbench.core.hashing import stable_hash
 from ctxbench.pairs.base import Pair, choice_parts, choice_prompt
-
-from .data import pos_first_for
-from .losses import aggregate
-from .modeling import autocast, completion_logprobs, encode, left_pad, pad_id, render, right_pad
+from trainers.data import pos_first_for
+from trainers.losses import aggregate
+from trainers.modeling import autocast, completion_logprobs, encode, left_pad, pad_id, render, right_pad
 
 Example = tuple  # (prompt token ids, target token ids incl. EOS[, vision inputs]) — vision: VLM prompts
 
@@ -39,7 +38,7 @@ def make_example(tok, user_text: str, prefill: str, answer: str, parts: tuple = 
     """(prompt ids, target ids) for a text tokenizer; with a trainers.vision.VisionIO as `tok`, the
     prompt (its `parts` when it has images) goes through the processor and the example carries the
     vision inputs as a third element."""
-    from .vision import VisionIO
+    from trainers.vision import VisionIO
 
     if isinstance(tok, VisionIO):
         ids, vision = tok.encode(parts or ({"type": "text", "value": user_text},), prefill)
@@ -117,17 +116,16 @@ def warmup_sft(cfg, root: str | Path, benchmarks: dict | None = None) -> Path:
     Returns a transformers checkpoint folder (usable as `hf:PATH`). Concurrent callers with the same
     key build identical folders; the first complete rename wins.
     """
-    from ctxbench.errors import CtxbenchError
-
-    from .checkpoint import verify_checkpoint, write_manifest
-    from .data import sft_examples_from_tasks
-    from .modeling import load_policy, resolve_model_path
-    from .vision import VisionIO, is_vlm_path
+    from ctxbench.core.errors import CtxbenchError
+    from trainers.checkpoint import verify_checkpoint, write_manifest
+    from trainers.data import sft_examples_from_tasks
+    from trainers.modeling import load_policy, resolve_model_path
+    from trainers.vision import VisionIO, is_vlm_path
 
     base_path, identity = resolve_model_path(cfg.model)
     io = None
     if is_vlm_path(base_path):  # a VLM: prompts (with their images) go through the processor
-        from .modeling import load_model
+        from trainers.modeling import load_model
 
         io = VisionIO.load(base_path)
         model, tok = load_model(base_path), io.tokenizer

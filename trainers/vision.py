@@ -3,7 +3,7 @@
 Why a separate module: the text path (modeling.encode/render) must stay bit-identical, and a VLM
 prompt is not just token ids. For a vision-language checkpoint (tiny-vlm, hf:PATH Qwen2.5-VL /
 Qwen3-VL ...) every prompt is rendered exactly as the eval backend renders it
-(ctxbench.models.hf_vlm: the processor's chat template, image parts as the model's placeholder),
+(ctxbench.models.hf.vision: the processor's chat template, image parts as the model's placeholder),
 then the processor expands each placeholder to the image's tokens and computes pixel values (and, for
 Qwen-VL, grid sizes). A prompt is then (token ids, vision inputs); everything downstream — shared-
 prefix log-probs, the rollout decode loop, the ContextRL letter logits, SFT — works on the ids as
@@ -33,7 +33,7 @@ def is_vlm_path(path: str | Path) -> bool:
 
 
 def _placeholder(processor) -> str:
-    """What an image part becomes in rendered text (as in ctxbench.models.hf_vlm.HFVLMBackend)."""
+    """What an image part becomes in rendered text (as in ctxbench.models.hf.vision.HFVLMBackend)."""
     token = getattr(processor, "image_token", None) or "<image>"
     start, end = getattr(processor, "vision_start_token", None), getattr(processor, "vision_end_token", None)
     if start is None and "<|vision_start|>" in processor.tokenizer.get_vocab():
@@ -56,7 +56,7 @@ class VisionIO:
 
     @classmethod
     def load(cls, path: str | Path) -> VisionIO:
-        from ctxbench.models.hf_vlm import load_processor
+        from ctxbench.models.hf.vision import load_processor
 
         return cls(load_processor(path))
 
@@ -67,8 +67,8 @@ class VisionIO:
 
     def encode(self, parts: Sequence[dict], prefill: str = "") -> tuple[list[int], Vision | None]:
         """(token ids with image placeholders expanded, vision inputs or None without images)."""
-        from ctxbench.images import load_image
         from ctxbench.models.multimodal import image_paths
+        from ctxbench.sources.images import load_image
 
         images = [load_image(p) for p in image_paths(parts)]
         enc = self.processor(text=[self.render(parts, prefill)], images=images or None, return_tensors="pt",
@@ -89,7 +89,7 @@ class VisionIO:
 
     def save_pretrained(self, path: str | Path) -> None:
         """The processor next to the weights, so the checkpoint loads as `hf:PATH` for eval. The
-        image-only processors ctxbench.models.hf_vlm assembles (no torchvision video processor) cannot
+        image-only processors ctxbench.models.hf.vision assembles (no torchvision video processor) cannot
         save themselves; their components are saved instead, and load_processor assembles them again."""
         p = self.processor
         if all(getattr(p, a, None) is not None for a in p.get_attributes()):
@@ -110,7 +110,7 @@ def collate(visions: Sequence[Vision | None]) -> Vision:
 
 
 def is_mrope(model) -> bool:
-    from ctxbench.models.hf_vlm import MROPE_TYPES
+    from ctxbench.models.hf.vision import MROPE_TYPES
 
     return getattr(model.config, "model_type", "") in MROPE_TYPES
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..hashing import stable_hash
+from ctxbench.core.hashing import stable_hash
 
 
 @dataclass

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..hashing import stable_hash
-from .jobs import Job, JobContext, JobRunner
-from .spec import AblationSpec
+from ctxbench.ablation.jobs import Job, JobContext, JobRunner
+from ctxbench.ablation.spec import AblationSpec
+from ctxbench.core.hashing import stable_hash
 
 
 @dataclass
@@ -79,7 +79,7 @@ def _warmup_view(td: dict) -> dict:
 # ------------------------------------------------------------------------------------------- job bodies
 
 def _run_pairs(ctx: JobContext) -> dict:
-    from ..pairs.trajectory import build_pairs, pairs_config
+    from ctxbench.pairs.trajectory.candidates import build_pairs, pairs_config
 
     res = build_pairs(pairs_config(ctx.job.inputs["pairs"]), ctx.root, progress=ctx.progress)
     return {"path": str(res.path), "n_train": res.n_train, "n_test": res.n_test}
@@ -130,10 +130,10 @@ def _label_train_run(ctx: JobContext, res, cfg) -> None:
     """Tag the trainer's run row with the ablation, arm and seed (a later shard wins on ingest)."""
     import json
 
-    from ..config import config_hash, to_dict
-    from ..store.shards import write_shard
-    from ..versions import lib_versions_json
-    from ..harness import _now
+    from ctxbench.core.config import config_hash, to_dict
+    from ctxbench.core.versions import lib_versions_json
+    from ctxbench.eval.harness import _now
+    from ctxbench.store.shards import write_shard
 
     write_shard(ctx.root, "runs", [{
         "run_id": res.run_id, "kind": "train", "created_at": _now(), "name": f"{ctx.job.inputs['ablation']}/"
@@ -145,7 +145,7 @@ def _label_train_run(ctx: JobContext, res, cfg) -> None:
 
 
 def _run_eval(ctx: JobContext) -> dict:
-    from ..harness import EvalConfig, run_eval
+    from ctxbench.eval.harness import EvalConfig, run_eval
 
     inp = ctx.job.inputs
     ev = inp["eval"]
@@ -179,7 +179,7 @@ def _run_eval(ctx: JobContext) -> dict:
 
 def run_ablation(spec: AblationSpec, root: Path, quick: bool = False, progress: bool = True,
                  report: bool = True, reports_dir: Path | None = None) -> AblationResult:
-    from ..store.ingest import ingest
+    from ctxbench.store.ingest import ingest
 
     check_requirements(spec)
     if quick:
@@ -192,7 +192,7 @@ def run_ablation(spec: AblationSpec, root: Path, quick: bool = False, progress: 
     tables = compute_tables(root, spec.name, spec)
     rep = None
     if report:
-        from ..report import build_report
+        from ctxbench.report import build_report
 
         out = (reports_dir or Path("reports")) / spec.name
         rep = build_report(root, spec.name, out)
@@ -201,7 +201,7 @@ def run_ablation(spec: AblationSpec, root: Path, quick: bool = False, progress: 
 
 def check_requirements(spec: AblationSpec) -> None:
     """Fail before any job when the spec needs a GPU or official data that this machine lacks."""
-    from ..errors import CtxbenchError
+    from ctxbench.core.errors import CtxbenchError
 
     if "gpu" in spec.requires:
         import torch
@@ -220,8 +220,8 @@ def check_requirements(spec: AblationSpec) -> None:
 def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
     """Statistics for one ablation from the store: per-benchmark deltas vs the baseline, attribution,
     headline. Deterministic (seeded), so a resumed ablation prints identical numbers."""
-    from ..stats import attribution, compare_arms, headline
-    from ..store.read import connect_readonly
+    from ctxbench.stats.arms import attribution, compare_arms, headline
+    from ctxbench.store.read import connect_readonly
 
     con = connect_readonly(root)
     df = con.cursor().execute(

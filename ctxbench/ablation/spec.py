@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, load_config, read_toml
-from ..errors import did_you_mean
+from ctxbench.core.config import ConfigError, load_config, read_toml
+from ctxbench.core.errors import did_you_mean
 
 OBJECTIVES = ("grpo", "contextrl", "da-rl", "da-sft")
 
@@ -121,7 +121,7 @@ def load_spec(path: str | Path) -> AblationSpec:
 
 
 def check_spec(spec: AblationSpec) -> None:
-    from ..benchmarks import resolve_benchmarks
+    from ctxbench.benchmarks import resolve_benchmarks
 
     try:
         from trainers.config import make_config
@@ -135,6 +135,6 @@ def check_spec(spec: AblationSpec) -> None:
                 raise ConfigError(f"train (arm {arm}{', --quick' if quick else ''}): {e}") from None
     resolve_benchmarks(spec.eval.suite, list(spec.eval.benchmarks))
     if spec.pairs:
-        from ..pairs.trajectory import pairs_config  # validates keys strictly
+        from ctxbench.pairs.trajectory.candidates import pairs_config  # validates keys strictly
 
         pairs_config(spec.pairs)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import importlib
 
-from ..registry import Registry
-from .base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score
+from ctxbench.benchmarks.base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score
+from ctxbench.core.registry import Registry
 
 BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark")
 
@@ -19,15 +19,18 @@ SUITES: dict[str, tuple[str, ...]] = {
                   "MMStar", "BLINK", "ScienceQA_TEST", "PhyX", "OlympiadBench", "MME-RealWorld-Lite"),
 }
 
-# Modules that define and register benchmarks. Each is imported lazily on first lookup so that a
-# broken optional benchmark cannot break `import ctxbench`.
+# Modules that define and register benchmarks, imported on first lookup (not at `import ctxbench`, so
+# that listing commands stay cheap). A name here that does not import is an error, not a skipped entry:
+# a typo or a renamed module must not turn into "unknown benchmark". tests/benchmarks/test_contract.py
+# checks that every module listed here registers at least one benchmark.
 _MODULES = (
-    "niah", "trace_qa", "code_exec", "tool_trace", "long_mcq",  # embedded, offline
-    "easyvqa", "chart_qa", "geometry_qa", "detail_vqa",  # embedded VQA, offline
-    "probe",  # context-selection probe on held-out contrastive pairs
-    "longbench_v2", "livecodebench", "swe_bench",  # official file formats, read from --data PATH
-    "vqa_mcq", "vqa_math", "vqa_science",  # the paper's twelve VQA benchmarks, VLMEvalKit TSVs ($LMUData)
-    "easyr1_qa",  # EasyR1/verl RL data (the paper's multimodal GRPO pool), read from --data PATH
+    "embedded.niah", "embedded.trace_qa", "embedded.code_exec", "embedded.tool_trace", "embedded.long_mcq",
+    "embedded.easyvqa", "embedded.chart_qa", "embedded.geometry_qa", "embedded.detail_vqa",
+    "official.longbench_v2", "official.livecodebench", "official.swe_bench",  # official file formats (--data PATH)
+    "official.vqa_mcq", "official.vqa_math", "official.vqa_science",  # the paper's twelve VQA TSVs ($LMUData)
+    "official.easyr1_qa",  # EasyR1/verl RL data (the paper's multimodal GRPO pool), read from --data PATH
+    # the context-selection probe lives with the pairs it is made of; it registers here by name
+    "ctxbench.pairs.probe",
 )
 _loaded = False
 
@@ -38,11 +41,7 @@ def _load_all() -> None:
         return
     _loaded = True
     for mod in _MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{mod}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{mod}":
-                raise
+        importlib.import_module(mod if mod.startswith("ctxbench.") else f"{__name__}.{mod}")
 
 
 def register(cls: type[Benchmark]) -> type[Benchmark]:
@@ -62,7 +61,7 @@ def benchmark_names() -> list[str]:
 
 def resolve_benchmarks(suite: str | None = None, names: str | list[str] | None = None) -> list[str]:
     """Names from `--suite` and/or `--benchmarks a,b`; unknown names are errors with suggestions."""
-    from ..errors import CtxbenchError, did_you_mean
+    from ctxbench.core.errors import CtxbenchError, did_you_mean
 
     _load_all()
     out: list[str] = []

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal
 
-from ..hashing import stable_hash
+from ctxbench.core.hashing import stable_hash
 
 Part = dict  # {"type": "text" | "image", "value": str}
 
@@ -27,14 +27,14 @@ def text(value: str) -> Part:
 
 
 def image(path: str) -> Part:
-    """An image part: `path` is a file in the content-addressed store (ctxbench.images.put_image)."""
+    """An image part: `path` is a file in the content-addressed store (ctxbench.sources.images.put_image)."""
     return {"type": "image", "value": str(path)}
 
 
 def _hashable(part: Part) -> Part:
     """Image parts hash by content, not by where the cache happens to live on this machine."""
     if part.get("type") == "image":
-        from ..images import image_key
+        from ctxbench.sources.images import image_key
 
         return {"type": "image", "value": image_key(part["value"])}
     return part
@@ -171,7 +171,7 @@ def split_of(item: Item, holdout_frac: float = 0.3) -> str:
     item was built from, so train and held-out items never share a source. Without a group, the item id
     is used.
     """
-    from ..hashing import sha256_hex
+    from ctxbench.core.hashing import sha256_hex
 
     group = str(item.meta.get("group", item.item_id))
     bucket = int(sha256_hex(group)[:8], 16) / 0xFFFFFFFF

@@ -6,6 +6,6 @@ from pathlib import Path
 
 
 def root_of(args) -> Path:
-    from ..paths import run_root
+    from ctxbench.core.paths import run_root
 
     return run_root(getattr(args, "root", None))

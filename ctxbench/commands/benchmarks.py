@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..benchmarks import SUITES, benchmark_names, get_benchmark
+    from ctxbench.benchmarks import SUITES, benchmark_names, get_benchmark
 
     if args.name:
         b = get_benchmark(args.name)  # unknown names: an error with the closest valid choice

@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
 
 
 def parse_data_args(values: list[str], benchmarks: list[str]) -> dict[str, str]:
-    from ..errors import CtxbenchError
+    from ctxbench.core.errors import CtxbenchError
 
     out = {}
     for v in values:
@@ -55,17 +55,17 @@ def parse_data_args(values: list[str], benchmarks: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_config, read_toml
-    from ..harness import EvalConfig, run_eval
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.core.config import load_config, read_toml
+    from ctxbench.eval.harness import EvalConfig, run_eval
 
     if args.lm_eval_task:
-        from ..lmeval_bridge import run_from_args
+        from ctxbench.integrations.lmeval.bridge import run_from_args
 
         return run_from_args(args, root_of(args))
     if args.vlmeval or args.vlmeval_preds:
-        from ..errors import CtxbenchError
-        from ..vlmeval_bridge import run_cli
+        from ctxbench.core.errors import CtxbenchError
+        from ctxbench.integrations.vlmeval.bridge import run_cli
 
         if not args.vlmeval:
             raise CtxbenchError("--vlmeval-preds FILE needs --vlmeval DATASET (which benchmark the file is for)")

@@ -30,10 +30,10 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..harness import EvalConfig
-    from ..lmeval_export import export_lmeval
-    from .eval import parse_data_args
+    from ctxbench.commands.eval import parse_data_args
+    from ctxbench.core.config import load_config
+    from ctxbench.eval.harness import EvalConfig
+    from ctxbench.integrations.lmeval.export import export_lmeval
 
     benches = [b.strip() for b in (args.benchmarks or "").split(",") if b.strip()]
     suite = args.suite or (None if benches else "embedded-long")
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     tasks = export_lmeval(args.dir, cfg)
     for t in tasks:
         print(f"{t.task:<28} {t.benchmark}@{t.version:<6} {t.mode:<9} {t.n_items:>5} items  {t.yaml_path}")
-    from ..models.presets import resolve_model
+    from ctxbench.models.presets.registry import resolve_model
 
     # max_length = the window the items were sized for, so lm-eval truncates (if ever) as ctxbench does
     print(f"run: lm_eval run --model hf --model_args pretrained=PATH,max_length={resolve_model(cfg.model).max_context} "

@@ -35,9 +35,9 @@ def add_parser(sub) -> None:
 
 def headline_lines(res) -> list[str]:
     """The paper-style average per arm (and vs grpo), from the parsed rows."""
-    from ..errors import DataError
-    from ..report.data import arm_order
-    from ..stats import paper_headline
+    from ctxbench.core.errors import DataError
+    from ctxbench.report.data import arm_order
+    from ctxbench.stats.arms import paper_headline
 
     df = res.frame()
     note = ""
@@ -56,8 +56,8 @@ def headline_lines(res) -> list[str]:
 
 
 def run(args) -> int:
-    from ..store.import_table import import_table
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.store.import_table import import_table
 
     res = import_table(args.csv, root_of(args), name=args.name, replace=args.replace, ingest=not args.no_ingest)
     what = {"imported": "imported", "replaced": "replaced the earlier import with",

@@ -12,8 +12,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..store.ingest import ingest, rebuild
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.store.ingest import ingest, rebuild
 
     root = root_of(args)
     counts = rebuild(root) if args.rebuild else ingest(root)

@@ -12,8 +12,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..store.read import connect_readonly
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.store.read import connect_readonly
 
     con = connect_readonly(root_of(args))
     if con is None:

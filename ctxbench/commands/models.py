@@ -10,7 +10,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..models.presets import preset_status
+    from ctxbench.models.presets.registry import preset_status
 
     for row in preset_status():
         state = "ready" if row.installed else ("on first use" if row.available else "MISSING")

@@ -41,14 +41,14 @@ def add_parser(sub) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from ..config import read_toml
-    from ..pairs.build import pairs_config
+    from ctxbench.core.config import read_toml
+    from ctxbench.pairs.trajectory.build import pairs_config
 
     base = read_toml(args.config) if args.config else {}
     if isinstance(base.get("pairs"), dict):
         base = base["pairs"]
     if args.domain == "image" or base.get("domain") == "image":
-        from ..errors import ConfigError
+        from ctxbench.core.errors import ConfigError
 
         text_only = [f"--{k.replace('_', '-')}" for k in ("max_prompt_tokens", "max_length_gap", "humaneval_limit",
                                                          "tau2_domains", "tokenizer") if getattr(args, k) is not None]
@@ -68,8 +68,8 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from ..pairs.build import build_pairs
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.pairs.trajectory.build import build_pairs
 
     cfg = config_from_args(args)
     root = root_of(args)
@@ -78,7 +78,7 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"(reusing the finished build {res.build_id}; --force rebuilds)")
     print(res.summary())
     if not res.cached and not args.no_ingest:
-        from ..store.ingest import ingest
+        from ctxbench.store.ingest import ingest
 
         ingest(root, progress=False)
     return 0

@@ -33,10 +33,10 @@ def add_parser(sub) -> None:
 def probe_rows(cfg, root: Path, backend, run_id: str) -> list[dict]:
     """The stored sample rows of exactly the probe items this config scores (keys recomputed as the
     harness computes them, so rows of other limits or pair files in the same run are not mixed in)."""
-    from ..benchmarks import get_benchmark
-    from ..benchmarks.base import LoadContext
-    from ..harness import load_items, sample_key
-    from ..store.shards import read_table
+    from ctxbench.benchmarks import get_benchmark
+    from ctxbench.benchmarks.base import LoadContext
+    from ctxbench.eval.harness import load_items, sample_key
+    from ctxbench.store.shards import read_table
 
     bench = get_benchmark("probe")
     ctx = LoadContext(max_context_tokens=backend.max_context_tokens, count_tokens=backend.count_tokens,
@@ -50,11 +50,11 @@ def probe_rows(cfg, root: Path, backend, run_id: str) -> list[dict]:
 
 def run_probe(cfg, root: Path, backend=None, progress: bool = True, ingest: bool = True):
     """Evaluate and summarise: (EvalReport, ProbeSummary)."""
-    from ..benchmarks.probe import summarize
-    from ..harness import run_eval
+    from ctxbench.eval.harness import run_eval
+    from ctxbench.pairs.probe import summarize
 
     if backend is None:
-        from ..models.loader import load_backend
+        from ctxbench.models.loader import load_backend
 
         backend = load_backend(cfg.model, backend=cfg.backend, dtype=cfg.dtype, batch_size=cfg.batch_size)
     report = run_eval(cfg, root, backend=backend, progress=progress, ingest=ingest)
@@ -62,20 +62,20 @@ def run_probe(cfg, root: Path, backend=None, progress: bool = True, ingest: bool
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..harness import EvalConfig
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.core.config import load_config
+    from ctxbench.eval.harness import EvalConfig
 
     root = root_of(args)
     pairs = args.pairs
     if not pairs:
-        from ..pairs.build import PairsConfig, build_pairs
+        from ctxbench.pairs.trajectory.build import PairsConfig, build_pairs
 
         res = build_pairs(PairsConfig(), root, progress=not args.quiet)
         print(f"pairs: default trajectory build {res.build_id} ({res.n_test} held-out) -> {res.path}")
         pairs = str(res.path)
     elif not Path(pairs).exists():
-        from ..errors import CtxbenchError
+        from ctxbench.core.errors import CtxbenchError
 
         raise CtxbenchError(f"pairs file not found: {pairs} (build one with `ctxbench pairs build`)")
     cfg = load_config(EvalConfig, {}, model=f"hf:{args.ckpt}" if args.ckpt else args.model, benchmarks=["probe"],

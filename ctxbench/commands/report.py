@@ -20,8 +20,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from ..report import build_report
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.report import build_report
 
     root = Path(args.report_root) if args.report_root else root_of(args)
     html_path, md_path = build_report(root, args.name, args.out, n_boot=args.n_boot)

@@ -26,10 +26,10 @@ def default_spec() -> Path:
 
 
 def run(args) -> int:
-    from ..ablation.runner import run_ablation
-    from ..ablation.spec import load_spec
-    from ..ablation.summary import format_summary
-    from . import root_of
+    from ctxbench.ablation.runner import run_ablation
+    from ctxbench.ablation.spec import load_spec
+    from ctxbench.ablation.summary import format_summary
+    from ctxbench.commands import root_of
 
     spec = load_spec(args.spec or default_spec())
     t0 = time.perf_counter()

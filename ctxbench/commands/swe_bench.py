@@ -70,9 +70,9 @@ def _report_arg(values: list[str]):
 def import_cmd(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..errors import DataError
-    from ..swe_run import store_import
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.core.errors import DataError
+    from ctxbench.eval.swe import store_import
 
     preds = Path(args.preds)
     if not preds.is_file():
@@ -87,11 +87,11 @@ def run_cmd(args: argparse.Namespace) -> int:
     import re
     from pathlib import Path
 
-    from ..benchmarks import get_benchmark
-    from ..benchmarks.swe_bench import require_harness, run_official_harness
-    from ..errors import CtxbenchError
-    from ..swe_run import SweRunConfig, harness_dataset, run_instances, select_instances, store_import
-    from . import root_of
+    from ctxbench.benchmarks import get_benchmark
+    from ctxbench.benchmarks.official.swe_bench import require_harness, run_official_harness
+    from ctxbench.commands import root_of
+    from ctxbench.core.errors import CtxbenchError
+    from ctxbench.eval.swe import SweRunConfig, harness_dataset, run_instances, select_instances, store_import
 
     ids = tuple(x.strip() for x in (args.instance_ids or "").split(",") if x.strip())
     cfg = SweRunConfig(data=args.data, repos=args.repos, model=args.model, benchmark=args.benchmark, name=args.name,

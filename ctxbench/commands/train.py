@@ -78,7 +78,7 @@ def parse_sets(values: list[str]) -> dict:
     """['optim.lr=1e-4', 'data.tasks=["niah"]'] -> {'optim.lr': 1e-4, ...}; a bare word is a string."""
     import tomllib
 
-    from ..errors import ConfigError
+    from ctxbench.core.errors import ConfigError
 
     out = {}
     for item in values:
@@ -94,7 +94,7 @@ def parse_sets(values: list[str]) -> dict:
 
 
 def read_config_file(path: str) -> dict:
-    from ..config import read_toml
+    from ctxbench.core.config import read_toml
 
     data = read_toml(path)
     if isinstance(data.get("train"), dict):  # an ablation spec: take its [train] table
@@ -105,9 +105,8 @@ def read_config_file(path: str) -> dict:
 def check_objective(name: str) -> None:
     from typing import get_args
 
+    from ctxbench.core.errors import ConfigError, did_you_mean
     from trainers.config import ObjectiveName
-
-    from ..errors import ConfigError, did_you_mean
 
     valid = get_args(ObjectiveName)
     if name not in valid:
@@ -143,9 +142,8 @@ def flag_overrides(args: argparse.Namespace) -> dict:
 
 def build_config(args: argparse.Namespace, root: Path):
     """The resolved TrainConfig: recipe, then --config, then flags. Errors name the file or the flag."""
+    from ctxbench.core.errors import ConfigError, CtxbenchError
     from trainers.config import _deep_merge, _dotted, make_config
-
-    from ..errors import ConfigError, CtxbenchError
 
     if args.objective is not None:
         check_objective(args.objective)
@@ -174,7 +172,7 @@ def _with_default_pairs(cfg, root: Path, progress: bool):
     """The pair-using arms need pairs: build (or reuse) the default trajectory pairs, as `probe` does."""
     from dataclasses import replace
 
-    from ..pairs.build import PairsConfig, build_pairs
+    from ctxbench.pairs.trajectory.build import PairsConfig, build_pairs
 
     res = build_pairs(PairsConfig(), root, progress=progress)
     print(f"pairs: default trajectory build {res.build_id} ({res.n_train} train) -> {res.path}", file=sys.stderr)
@@ -209,9 +207,8 @@ def config_changes(old: dict, new: dict, limit: int = 4) -> list[str]:
 
 def refusal_message(trainer, resume: str, err: Exception) -> str:
     """One line saying what changed since the checkpoint and what to do about it."""
+    from ctxbench.core.config import to_dict
     from trainers import checkpoint as ck
-
-    from ..config import to_dict
 
     labels = {"config_fingerprint": "training config", "objective_fingerprint": "objective",
               "data_fingerprint": "training data (tasks, pairs or budget)", "init_identity": "starting model"}
@@ -264,8 +261,8 @@ def summary_line(res, trainer, cfg, seconds: float, already_done: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import CtxbenchError
-    from . import root_of
+    from ctxbench.commands import root_of
+    from ctxbench.core.errors import CtxbenchError
 
     root = root_of(args)
     cfg = build_config(args, root)
@@ -292,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
         res = trainer.run(stop_at=args.stop_after)
     seconds = time.perf_counter() - t0
     if not args.no_ingest:
-        from ..store.ingest import ingest
+        from ctxbench.store.ingest import ingest
 
         added = ingest(root, progress=False)
         print("ingested: " + ", ".join(f"{k} +{v}" for k, v in added.items() if v) if any(added.values())

@@ -31,9 +31,9 @@ CONFIG_KINDS = {
 
 
 def load_eval_config(path):
-    from ..config import load_toml
-    from ..harness import EvalConfig
-    from ..benchmarks import resolve_benchmarks
+    from ctxbench.benchmarks import resolve_benchmarks
+    from ctxbench.core.config import load_toml
+    from ctxbench.eval.harness import EvalConfig
 
     cfg = load_toml(EvalConfig, path)
     resolve_benchmarks(cfg.suite, list(cfg.benchmarks))
@@ -49,8 +49,8 @@ def config_kind(data: dict) -> str:
 
 
 def check_config(path) -> None:
-    from ..config import read_toml
-    from ..errors import CtxbenchError
+    from ctxbench.core.config import read_toml
+    from ctxbench.core.errors import CtxbenchError
 
     kind = config_kind(read_toml(path))
     mod, fn = CONFIG_KINDS[kind]
@@ -62,9 +62,9 @@ def check_config(path) -> None:
 
 
 def check_benchmark(name: str, data_path: str | None) -> list[str]:
-    from ..benchmarks import get_benchmark
-    from ..benchmarks.base import LoadContext
-    from ..errors import CtxbenchError
+    from ctxbench.benchmarks import get_benchmark
+    from ctxbench.benchmarks.base import LoadContext
+    from ctxbench.core.errors import CtxbenchError
 
     bench = get_benchmark(name)
     if data_path is None:
@@ -78,9 +78,9 @@ def check_benchmark(name: str, data_path: str | None) -> list[str]:
 
 
 def run(args) -> int:
-    from ..benchmarks import benchmark_names, get_benchmark
-    from ..errors import CtxbenchError
-    from .eval import parse_data_args
+    from ctxbench.benchmarks import benchmark_names, get_benchmark
+    from ctxbench.commands.eval import parse_data_args
+    from ctxbench.core.errors import CtxbenchError
 
     problems: list[str] = []
     for path in args.configs:

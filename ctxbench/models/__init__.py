@@ -2,9 +2,9 @@
 the loader only locate and identify checkpoints; backends import torch/transformers/vllm when built.
 """
 
-from .base import Backend, Completion, GenConfig, Prompt
-from .loader import BackendOptions, backend_status, load_backend, load_model_and_tokenizer
-from .presets import ResolvedModel, preset_status, resolve_model
+from ctxbench.models.base import Backend, Completion, GenConfig, Prompt
+from ctxbench.models.loader import BackendOptions, backend_status, load_backend, load_model_and_tokenizer
+from ctxbench.models.presets.registry import ResolvedModel, preset_status, resolve_model
 
 __all__ = [
     "Backend", "BackendOptions", "Completion", "GenConfig", "Prompt", "ResolvedModel",

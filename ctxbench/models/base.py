@@ -2,15 +2,14 @@
 
 A backend turns prompts (message parts + optional assistant prefill) into completions, and scores
 candidate continuations by log-probability without generating (multiple choice, the context probe).
-Backends: `hf` (transformers, CPU/GPU; ctxbench.models.hf_backend) and `vllm` (GPU only;
-ctxbench.models.vllm_backend), chosen by `ctxbench.models.load_backend`.
+Backends: `hf` (transformers, CPU/GPU; ctxbench.models.hf.text) and `vllm` (GPU only;
+ctxbench.models.vllm), chosen by `ctxbench.models.load_backend`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
-
 
 ROLES = ("system", "user", "assistant")
 

@@ -11,9 +11,9 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from ..config import load_config
-from ..errors import CtxbenchError
-from .presets import ResolvedModel, resolve_model
+from ctxbench.core.config import load_config
+from ctxbench.core.errors import CtxbenchError
+from ctxbench.models.presets.registry import ResolvedModel, resolve_model
 
 BackendName = Literal["hf", "vllm", "auto"]
 
@@ -100,16 +100,16 @@ def load_backend(
     chosen = choose_backend(backend)
     resolved = spec if isinstance(spec, ResolvedModel) else resolve_model(spec)
     if chosen == "vllm":
-        from .vllm_backend import VLLMBackend
+        from ctxbench.models.vllm import VLLMBackend
 
         return VLLMBackend(resolved, options)
-    from .multimodal import is_vlm_checkpoint
+    from ctxbench.models.multimodal import is_vlm_checkpoint
 
     if is_vlm_checkpoint(resolved.path):  # LLaVA, Qwen2.5-VL, Qwen3-VL ...: processor + image-text-to-text
-        from .hf_vlm import HFVLMBackend
+        from ctxbench.models.hf.vision import HFVLMBackend
 
         return HFVLMBackend.load(resolved, options, progress=progress)
-    from .hf_backend import HFBackend
+    from ctxbench.models.hf.text import HFBackend
 
     return HFBackend.load(resolved, options, progress=progress)
 

@@ -1,7 +1,7 @@
 """Message parts -> what vision-language models and their processors expect. No torch here.
 
 ctxbench prompts are lists of parts (`{"type": "text"|"image", "value": ...}`, the VLMEvalKit
-convention; image values are paths in the content-addressed store, ctxbench.images). transformers
+convention; image values are paths in the content-addressed store, ctxbench.sources.images). transformers
 chat templates want content lists (`{"type": "image"}` / `{"type": "text", "text": ...}`) and the
 images passed separately in the same order; vLLM wants the rendered text plus
 `multi_modal_data={"image": [PIL images]}`. Both mappings live here so the hf and vllm backends
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import CtxbenchError
+from ctxbench.core.errors import CtxbenchError
 
 # model_type values of the image-text-to-text families ctxbench drives through their processors.
 VLM_MODEL_TYPES = {

@@ -4,7 +4,7 @@
 IO. Builders that produce pairs live in sibling modules.
 """
 
-from .base import (
+from ctxbench.pairs.base import (
     CHOICE_INSTRUCTION,
     LETTERS,
     Pair,

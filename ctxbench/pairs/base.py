@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..datafiles import iter_jsonl
-from ..errors import DataError
-from ..hashing import stable_hash
+from ctxbench.core.errors import DataError
+from ctxbench.core.hashing import stable_hash
+from ctxbench.sources.datafiles import iter_jsonl
 
 LETTERS = ("A", "B")
 # The multimodal loader of the paper appends exactly this sentence to choose-image prompts.
@@ -131,15 +131,15 @@ def context_key(ctx: Context) -> Any:
     """A machine-independent form of a context for hashing: image parts by content hash, not path."""
     if isinstance(ctx, str):
         return ctx
-    from ..images import image_key
+    from ctxbench.sources.images import image_key
 
     return [{"type": "image", "value": image_key(p["value"])} if p.get("type") == "image" else p for p in ctx]
 
 
 def score_choice(completion: str, correct_letter: str):
     """0/1 score of a generated A/B answer (the DA-RL reward and the probe's generate mode)."""
-    from ..benchmarks.base import Score
-    from ..benchmarks.extract import extract_choice
+    from ctxbench.benchmarks.base import Score
+    from ctxbench.benchmarks.scoring.extract import extract_choice
 
     got = extract_choice(completion, "AB")
     ok = got == correct_letter

@@ -1,7 +1,7 @@
 """The ablation report: `build_report(root, name, out_dir)` writes index.html (standalone, Plotly
 embedded) and summary.md for one ablation in the store.
 
-Pipeline: data.load_ablation (read-only queries) -> analysis.analyze (ctxbench.stats) ->
+Pipeline: data.load_ablation (read-only queries) -> analysis.analyze (ctxbench.stats.arms) ->
 html.render_html / summary.render_markdown (both from the same tables; figures.py is shared with the
 Streamlit app). Heavy imports (duckdb, pandas, plotly) happen inside functions.
 """
@@ -17,9 +17,9 @@ __all__ = ["build_report", "load_analysis"]
 
 def load_analysis(root, name: str | None = None, *, n_boot: int = 2000, n_perm: int = 10000, seed: int = 0):
     """Analysis of ablation NAME (default: the latest ablation in the store)."""
-    from ..store.read import connect_readonly
-    from .analysis import analyze
-    from .data import load_ablation, resolve_name
+    from ctxbench.report.analysis import analyze
+    from ctxbench.report.data import load_ablation, resolve_name
+    from ctxbench.store.read import connect_readonly
 
     con = connect_readonly(root)
     try:
@@ -39,9 +39,9 @@ def build_report(root, name: str | None = None, out_dir=None, *, n_boot: int = 2
                  n_perm: int = 10000, seed: int = 0) -> tuple[Path, Path]:
     """Write `<out_dir>/index.html` and `<out_dir>/summary.md` (default out_dir: reports/<name>);
     returns (html_path, md_path). Files are replaced atomically."""
-    from ..paths import run_root
-    from .html import render_html
-    from .summary import render_markdown
+    from ctxbench.core.paths import run_root
+    from ctxbench.report.html import render_html
+    from ctxbench.report.summary import render_markdown
 
     root = Path(run_root(root))
     an = load_analysis(root, name, n_boot=n_boot, n_perm=n_perm, seed=seed)

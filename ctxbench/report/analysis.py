@@ -1,4 +1,4 @@
-"""All numbers of a report, computed once from an `AblationData` by ctxbench.stats.
+"""All numbers of a report, computed once from an `AblationData` by ctxbench.stats.arms.
 
 Why separate from rendering: the HTML report, the Markdown summary and the app's pages draw the same
 tables and figures, so they take one `Analysis` (plain DataFrames, picklable for st.cache_data).
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import CtxbenchError
-from .data import PROBE, AblationData, arm_order
-from .verdict import Verdict, isnan, verdict_from
+from ctxbench.core.errors import CtxbenchError
+from ctxbench.report.data import PROBE, AblationData, arm_order
+from ctxbench.report.verdict import Verdict, isnan, verdict_from
 
 BASELINE = "grpo"
 METHOD = "contextrl"
@@ -66,7 +66,7 @@ def significance(delta: float, p_holm: float, alpha: float = ALPHA) -> str:
 def _compare_all(frame, arms, n_boot, n_perm, seed):
     import pandas as pd
 
-    from ..stats import compare_arms
+    from ctxbench.stats.arms import compare_arms
 
     parts = [compare_arms(frame, BASELINE, a, n_boot=n_boot, n_perm=n_perm, seed=seed)
              for a in arms if a != BASELINE]
@@ -115,7 +115,7 @@ def _table_name(key: str, names: list[str]) -> str:
 
 def _published_attribution(head) -> list[str]:
     """total = data + objective on paper-style averages, per DA arm present (no intervals)."""
-    from ..stats import DA_ARMS
+    from ctxbench.stats.arms import DA_ARMS
 
     if BASELINE not in head.index or METHOD not in head.index:
         return []
@@ -129,8 +129,8 @@ def _published_attribution(head) -> list[str]:
 
 def published_views(agg) -> list[Published]:
     """Recompute each imported table's deltas vs grpo and its paper-style headline averages."""
-    from ..errors import DataError
-    from ..stats import paper_headline
+    from ctxbench.core.errors import DataError
+    from ctxbench.stats.arms import paper_headline
 
     out = []
     if agg is None or agg.empty:
@@ -160,7 +160,7 @@ def published_views(agg) -> list[Published]:
 
 def analyze(data: AblationData, *, n_boot: int = 2000, n_perm: int = 10000, seed: int = 0) -> Analysis:
     """Every table behind the report (seeded: the same store gives the same numbers)."""
-    from ..stats import attribution, headline, mechanism_view
+    from ctxbench.stats.arms import attribution, headline, mechanism_view
 
     task = data.task_items
     arms = data.arms

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import CtxbenchError, did_you_mean
+from ctxbench.core.errors import CtxbenchError, did_you_mean
 
 PROBE = "probe"
 EVAL_KINDS = ("eval", "probe")

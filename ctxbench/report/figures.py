@@ -7,8 +7,8 @@ is nothing to draw), with a stable colour per arm and every interval drawn as an
 
 from __future__ import annotations
 
-from .data import arm_order
-from .verdict import isnan
+from ctxbench.report.data import arm_order
+from ctxbench.report.verdict import isnan
 
 ARM_COLORS = {"base": "#7f7f7f", "grpo": "#1f77b4", "da-sft": "#ff7f0e", "da-rl": "#9467bd",
               "contextrl": "#2ca02c"}
@@ -74,7 +74,7 @@ def waterfall_figure(attr, benchmark: str | None = None):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from ..stats import MEAN_ROW
+    from ctxbench.stats.arms import MEAN_ROW
 
     if attr is None or len(attr) == 0 or attr["total"].notna().sum() == 0:
         return None
@@ -122,7 +122,7 @@ def curves_figure(curves, which=None):
 
     if curves is None or len(curves) == 0:
         return None
-    from .analysis import CURVES
+    from ctxbench.report.analysis import CURVES
 
     present = list(dict.fromkeys(curves["curve"]))
     default = [c for c in CURVES if c in present] + [c for c in present if c not in CURVES]

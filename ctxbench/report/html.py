@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 
-from . import figures
-from .analysis import Analysis
-from .summary import (
+from ctxbench.report import figures
+from ctxbench.report.analysis import Analysis
+from ctxbench.report.summary import (
     attribution_table,
     curves_table,
     deltas_table,

@@ -7,9 +7,9 @@ is `(headers, rows)`; `md_table` renders it for Markdown, html.py for HTML.
 
 from __future__ import annotations
 
-from .analysis import ALPHA, BASELINE, Analysis
-from .data import arm_order
-from .verdict import fmt_ci, isnan
+from ctxbench.report.analysis import ALPHA, BASELINE, Analysis
+from ctxbench.report.data import arm_order
+from ctxbench.report.verdict import fmt_ci, isnan
 
 DASH = "–"
 
@@ -103,7 +103,7 @@ def curves_table(curves):
     """Last logged step per arm and curve (mean over seeds, min..max)."""
     if curves is None or len(curves) == 0:
         return None
-    from .analysis import CURVES
+    from ctxbench.report.analysis import CURVES
 
     last = curves.sort_values("step").groupby(["curve", "arm"], sort=False).tail(1)
     corder = {c: i for i, c in enumerate(CURVES)}

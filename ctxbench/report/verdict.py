@@ -51,7 +51,7 @@ def side(lo: float, hi: float) -> str:
 
 
 def _summary_row(attr, da_arm: str):
-    from ..stats import MEAN_ROW
+    from ctxbench.stats.arms import MEAN_ROW
 
     rows = attr[(attr["da_arm"] == da_arm) & attr["total"].notna()]
     mean = rows[rows["benchmark"] == MEAN_ROW]

@@ -2,7 +2,7 @@
 
 Why: the paper's claims rest on its tables (e.g. GRPO vs ContextRL vs DA baselines per benchmark and
 base model). Imported as runs of kind "import" with their scores in `aggregates`, a published table
-sits beside one's own ablation runs and the same code (ctxbench.stats.paper_headline, the report's
+sits beside one's own ablation runs and the same code (ctxbench.stats.arms.paper_headline, the report's
 "published tables" section) recomputes its per-benchmark deltas and its headline average the paper's
 way, so a reader can check the published headline and compare it with a reproduction.
 
@@ -32,8 +32,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError, did_you_mean
-from ..hashing import file_sha256, stable_hash
+from ctxbench.core.errors import DataError, did_you_mean
+from ctxbench.core.hashing import file_sha256, stable_hash
 
 REQUIRED = ("model", "arm", "benchmark", "score")
 OPTIONAL = ("n_items",)
@@ -178,7 +178,7 @@ def shard_name(name: str) -> str:
 
 
 def _import_shards(root: Path, name: str) -> list[Path]:
-    from .shards import iter_shards
+    from ctxbench.store.shards import iter_shards
 
     suffix = f"--{shard_name(name)}.parquet"
     return [p for t in ("runs", "aggregates") for p in iter_shards(root, t) if p.name.endswith(suffix)]
@@ -186,7 +186,7 @@ def _import_shards(root: Path, name: str) -> list[Path]:
 
 def existing_import(root: Path, name: str):
     """The runs rows (shards, not the database) of an earlier import under `name`."""
-    from .shards import read_table
+    from ctxbench.store.shards import read_table
 
     return read_table(root, "runs", {"kind": KIND, "ablation": name})
 
@@ -194,11 +194,11 @@ def existing_import(root: Path, name: str):
 def import_table(path: str | Path, root, *, name: str | None = None, replace: bool = False,
                  ingest: bool = True) -> ImportResult:
     """Parse `path`, write its runs and aggregates shards under `root` and ingest them."""
-    from ..paths import run_root
-    from ..versions import lib_versions_json
-    from .ingest import ingest as do_ingest
-    from .ingest import rebuild
-    from .shards import write_shard
+    from ctxbench.core.paths import run_root
+    from ctxbench.core.versions import lib_versions_json
+    from ctxbench.store.ingest import ingest as do_ingest
+    from ctxbench.store.ingest import rebuild
+    from ctxbench.store.shards import write_shard
 
     path = Path(path)
     root = Path(run_root(root))

@@ -24,11 +24,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import CtxbenchError
-from ..hashing import file_sha256
-from ..paths import db_path, run_root
-from .schema import TABLES, create_sql
-from .shards import _fsync_dir, corrupt_error, is_temp, iter_shards, shards_dir
+from ctxbench.core.errors import CtxbenchError
+from ctxbench.core.hashing import file_sha256
+from ctxbench.core.paths import db_path, run_root
+from ctxbench.store.schema import TABLES, create_sql
+from ctxbench.store.shards import _fsync_dir, corrupt_error, is_temp, iter_shards, shards_dir
 
 MANIFEST = "_ingested"
 MANIFEST_SQL = (f"CREATE TABLE IF NOT EXISTS {MANIFEST} (path VARCHAR, table_name VARCHAR, size BIGINT, "
@@ -96,7 +96,7 @@ def _live_manifest(db: Path) -> dict[str, tuple] | None:
     """The live database's manifest, read-only; None when there is no usable live database."""
     import duckdb
 
-    from .read import open_snapshot
+    from ctxbench.store.read import open_snapshot
 
     if not db.exists():
         return None

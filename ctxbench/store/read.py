@@ -20,9 +20,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import CtxbenchError, did_you_mean
-from ..paths import db_path, run_root
-from .schema import TABLES
+from ctxbench.core.errors import CtxbenchError, did_you_mean
+from ctxbench.core.paths import db_path, run_root
+from ctxbench.store.schema import TABLES
 
 
 def snapshot_id(root=None) -> tuple[int, int] | None:
@@ -152,7 +152,7 @@ def run_benchmark_summary(con, run_ids: Sequence[str] | None = None):
 
 def paired_items(con, benchmark: str, run_ids: Sequence[str], *, intersect: bool = True,
                  allow_mixed_versions: bool = False):
-    """Long per-item frame for one benchmark across runs, ready for `ctxbench.stats`:
+    """Long per-item frame for one benchmark across runs, ready for `ctxbench.stats.arms`:
     run_id, arm, seed, model, benchmark, benchmark_version, item_id, score (mean over samples of
     score, or of correct when score is null), n_samples.
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
-from ..errors import CtxbenchError, did_you_mean
-from ..hashing import stable_hash
+from ctxbench.core.errors import CtxbenchError, did_you_mean
+from ctxbench.core.hashing import stable_hash
 
 
 class Table(NamedTuple):
@@ -88,7 +88,7 @@ TABLES: dict[str, Table] = {
             "pair_id": "VARCHAR", "domain": "VARCHAR", "split": "VARCHAR", "source": "VARCHAR",
             "stage": "VARCHAR", "query": "VARCHAR", "answer": "VARCHAR", "ctx_pos": "VARCHAR",
             "ctx_neg": "VARCHAR", "diff_json": "VARCHAR", "meta_json": "VARCHAR",
-            "build_id": "VARCHAR",  # the pair build (ctxbench.pairs.build) that wrote the row
+            "build_id": "VARCHAR",  # the pair build (ctxbench.pairs.trajectory.build) that wrote the row
         },
         key=("pair_id",),
     ),

@@ -26,11 +26,11 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..errors import CtxbenchError, DataError, did_you_mean
-from ..hashing import canonical_json
-from ..paths import shards_dir
-from .schema import JSON_COLUMNS, Table
-from .schema import table as table_decl
+from ctxbench.core.errors import CtxbenchError, DataError, did_you_mean
+from ctxbench.core.hashing import canonical_json
+from ctxbench.core.paths import shards_dir
+from ctxbench.store.schema import JSON_COLUMNS, Table
+from ctxbench.store.schema import table as table_decl
 
 _ARROW_TYPES = {
     "VARCHAR": "string", "INTEGER": "int32", "BIGINT": "int64", "DOUBLE": "float64",

@@ -6,8 +6,8 @@ import pytest
 
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.benchmarks.code_exec import CodeExec
-from ctxbench.benchmarks.extract_code import build_program, extract_code
+from ctxbench.benchmarks.embedded.code_exec import CodeExec
+from ctxbench.benchmarks.scoring.extract_code import build_program, extract_code
 
 PROMPT = 'from typing import List\n\n\ndef add(xs: List[int]) -> int:\n    """Sum of xs."""\n'
 FULL = "def add(xs: List[int]) -> int:\n    return sum(xs)"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ctxbench.benchmarks import easyr1_qa as e1
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext, split_of
-from ctxbench.errors import DataError
-from ctxbench.images import image_key, load_image
+from ctxbench.benchmarks.official import easyr1_qa as e1
+from ctxbench.core.errors import DataError
+from ctxbench.sources.images import image_key, load_image
 
 ENV = "CTXBENCH_DATA_EASYR1_QA"
 

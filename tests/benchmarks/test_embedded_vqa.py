@@ -12,7 +12,13 @@ from PIL import Image
 
 from ctxbench.benchmarks import SUITES, get_benchmark, resolve_benchmarks
 from ctxbench.benchmarks.base import Item, LoadContext, split_of
-from ctxbench.benchmarks.embedded_vqa import RenderCache, mcq_prompt, score_letter, score_number, score_word
+from ctxbench.benchmarks.embedded.embedded_vqa import (
+    RenderCache,
+    mcq_prompt,
+    score_letter,
+    score_number,
+    score_word,
+)
 
 NAMES = ("easy-vqa", "chart-qa", "geometry-qa", "detail-vqa")
 CTX = LoadContext()
@@ -112,7 +118,7 @@ def test_chart_answers_follow_the_data_and_boxes_cover_the_bars(cache):
 
 
 def test_detail_object_is_inside_its_box_and_only_there(cache):
-    from ctxbench.benchmarks.detail_vqa import COLORS, base_image
+    from ctxbench.benchmarks.embedded.detail_vqa import COLORS, base_image
 
     b = get_benchmark("detail-vqa")
     s = next(x for x in b.specs() if x["base"] == "chelsea" and x["kind"] == "color")

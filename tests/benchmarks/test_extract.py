@@ -2,7 +2,7 @@
 
 import pytest
 
-from ctxbench.benchmarks.extract import (
+from ctxbench.benchmarks.scoring.extract import (
     answers_match,
     canonical_number,
     clean,

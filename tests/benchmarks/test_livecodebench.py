@@ -17,7 +17,7 @@ import pytest
 
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.benchmarks.livecodebench import (
+from ctxbench.benchmarks.official.livecodebench import (
     extract_code,
     grade,
     release_files,
@@ -25,8 +25,13 @@ from ctxbench.benchmarks.livecodebench import (
     render,
     stdout_matches,
 )
-from ctxbench.errors import DataError
-from ctxbench.lcb_decode import RestrictedUnpickler, decode_private_tests, encode_private_tests, safe_unpickle
+from ctxbench.benchmarks.official.livecodebench_decode import (
+    RestrictedUnpickler,
+    decode_private_tests,
+    encode_private_tests,
+    safe_unpickle,
+)
+from ctxbench.core.errors import DataError
 
 DATA = Path(__file__).parents[1] / "fixtures" / "official" / "livecodebench"
 TESTS = [{"input": "1\n", "output": "2\n", "testtype": "stdin"}]
@@ -76,7 +81,7 @@ def test_non_plain_data_and_garbage_are_refused(monkeypatch):
         decode_private_tests(base64.b64encode(b"plain bytes").decode())
     with pytest.raises(DataError, match=r"test 0 is not"):
         decode_private_tests(encode_private_tests([{"input": 1, "output": "2", "testtype": "stdin"}]))
-    monkeypatch.setattr("ctxbench.lcb_decode.MAX_DECOMPRESSED", 1000)
+    monkeypatch.setattr("ctxbench.benchmarks.official.livecodebench_decode.MAX_DECOMPRESSED", 1000)
     bomb = base64.b64encode(zlib.compress(pickle.dumps("x" * 100_000))).decode()
     with pytest.raises(DataError, match="more than 1000 bytes"):
         decode_private_tests(bomb)

@@ -9,8 +9,8 @@ import pytest
 
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.benchmarks.long_mcq import LETTERS, LongMcq
-from ctxbench.errors import DataError
+from ctxbench.benchmarks.embedded.long_mcq import LETTERS, LongMcq
+from ctxbench.core.errors import DataError
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.benchmarks.longbench_v2 import SOURCE, breakdown, middle_truncate, render
-from ctxbench.errors import DataError
+from ctxbench.benchmarks.official.longbench_v2 import SOURCE, breakdown, middle_truncate, render
+from ctxbench.core.errors import DataError
 
 DATA = Path(__file__).parents[1] / "fixtures" / "official" / "longbench_v2"
 words = lambda s: len(s.split())

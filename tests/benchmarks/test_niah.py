@@ -6,8 +6,15 @@ import pytest
 
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.benchmarks.niah import PAPER_DEPTHS, PAPER_LENGTHS, SYSTEM, Niah, linspace_int, paper_grid
-from ctxbench.errors import DataError
+from ctxbench.benchmarks.embedded.niah import (
+    PAPER_DEPTHS,
+    PAPER_LENGTHS,
+    SYSTEM,
+    Niah,
+    linspace_int,
+    paper_grid,
+)
+from ctxbench.core.errors import DataError
 
 
 def words(s: str) -> int:  # a second, very different tokenizer: whitespace words
@@ -19,7 +26,7 @@ def bpe():
     """A real byte-level BPE trained in-process on two essays (fast), to count like a model does."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-    from ctxbench import assets
+    from ctxbench.sources import assets
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctxbench.harness import EvalConfig, run_eval
+from ctxbench.eval.harness import EvalConfig, run_eval
 from ctxbench.models.base import Completion, GenConfig, Prompt
 
 FIX = Path(__file__).parents[1] / "fixtures" / "official"
@@ -73,7 +73,7 @@ def _lcb_rule(prompt: str) -> str:
 
 
 def test_livecodebench_eval_runs_the_fixture_tests_in_the_sandbox(root, monkeypatch):
-    from ctxbench import sandbox
+    from ctxbench.envs import sandbox
 
     runs = []
     real = sandbox.run_python

@@ -10,10 +10,10 @@ import pytest
 from swe_fixture import LATER_FILE, bash_reply, git, make_calc_repo
 
 from ctxbench.benchmarks import get_benchmark
-from ctxbench.benchmarks import swe_bench as sb
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.errors import CtxbenchError, DataError
-from ctxbench.swe_agent import AgentConfig, checkout, parse_actions, run_agent
+from ctxbench.benchmarks.official import swe_bench as sb
+from ctxbench.core.errors import CtxbenchError, DataError
+from ctxbench.envs.swe.agent import AgentConfig, checkout, parse_actions, run_agent
 
 FIX = Path(__file__).parents[1] / "fixtures" / "official" / "swe_bench"
 IDS = ["astropy__astropy-12907", "django__django-11099", "sympy__sympy-20590", "psf__requests-2317"]
@@ -210,7 +210,7 @@ def test_agent_guards_and_checkout_errors(repos, tmp_path, monkeypatch):
     repos_dir, base = repos
     with pytest.raises(CtxbenchError, match="allow_host_shell"):
         run_agent("t", ScriptedModel([]), tmp_path, AgentConfig(sandbox=False))
-    monkeypatch.setattr("ctxbench.shell_sandbox.available", lambda: (False, "no user namespaces"))
+    monkeypatch.setattr("ctxbench.envs.shell.available", lambda: (False, "no user namespaces"))
     with pytest.raises(CtxbenchError, match=r"shell sandbox is not usable here \(no user namespaces\).*--allow-host-shell"):
         run_agent("t", ScriptedModel([]), tmp_path, AgentConfig())
     (repos_dir / "plain__dir").mkdir()
@@ -226,7 +226,7 @@ def test_agent_guards_and_checkout_errors(repos, tmp_path, monkeypatch):
     assert parse_actions("```sh\nls\n```") == []
 
 
-@pytest.mark.skipif(not __import__("ctxbench.shell_sandbox").shell_sandbox.available()[0],
+@pytest.mark.skipif(not __import__("ctxbench.envs.shell").envs.shell.available()[0],
                     reason="shell sandbox unavailable here")
 def test_agent_commands_are_confined_to_the_checkout(repos, tmp_path):
     repos_dir, base = repos

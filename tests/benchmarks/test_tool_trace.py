@@ -7,8 +7,8 @@ import pytest
 
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.benchmarks.tool_trace import ToolTrace
-from ctxbench.tau2_replay import (
+from ctxbench.benchmarks.embedded.tool_trace import ToolTrace
+from ctxbench.envs.tau2.replay import (
     DOMAINS,
     UNSUPPORTED,
     _db,
@@ -18,12 +18,12 @@ from ctxbench.tau2_replay import (
     replay_all,
     toolkit,
 )
-from ctxbench.tau2_tools import ToolError, calculate
+from ctxbench.envs.tau2.tools import ToolError, calculate
 
 
 def raw(domain):
     """The packaged db.json read independently of the replay code."""
-    from ctxbench.assets import tau2_domain_dir
+    from ctxbench.sources.assets import tau2_domain_dir
 
     return json.loads((tau2_domain_dir(domain) / "db.json").read_text())
 

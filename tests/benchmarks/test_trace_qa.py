@@ -7,11 +7,10 @@ import re
 
 import pytest
 
-from ctxbench import assets
 from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.benchmarks.trace_qa import TraceQA, extract_answer, normalize, problem_traces
-from ctxbench.tracing import (
+from ctxbench.benchmarks.embedded.trace_qa import TraceQA, extract_answer, normalize, problem_traces
+from ctxbench.envs.tracing import (
     TraceEvent,
     literal_calls,
     mutate_program,
@@ -19,6 +18,7 @@ from ctxbench.tracing import (
     render_trace,
     strip_docstrings,
 )
+from ctxbench.sources import assets
 
 SRC = """def f(xs):
     total = 0

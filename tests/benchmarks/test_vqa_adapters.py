@@ -10,8 +10,8 @@ from vqa_fixtures import BUILDERS, GOLD, b64_image, write_all
 
 from ctxbench.benchmarks import SUITES, get_benchmark, resolve_benchmarks
 from ctxbench.benchmarks.base import LoadContext
-from ctxbench.errors import CtxbenchError, DataError
-from ctxbench.images import image_key, load_image
+from ctxbench.core.errors import CtxbenchError, DataError
+from ctxbench.sources.images import image_key, load_image
 
 NAMES = sorted(BUILDERS)
 
@@ -228,7 +228,7 @@ class OracleBackend:
 
 @pytest.mark.parametrize("scoring", ["generate", "choice"])
 def test_harness_scores_fixture_items_through_the_store(lmu, root, scoring):
-    from ctxbench.harness import EvalConfig, run_eval
+    from ctxbench.eval.harness import EvalConfig, run_eval
     from ctxbench.store.read import connect_readonly
 
     names = ("MMStar", "MathVista_MINI", "OlympiadBench")

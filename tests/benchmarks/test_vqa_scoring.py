@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from ctxbench.benchmarks.base import Item
-from ctxbench.benchmarks.vqa_math import MathVistaMini
-from ctxbench.benchmarks.vqa_mathnorm import final_answer, math_equal, normalize, to_number
-from ctxbench.benchmarks.vqa_science import olympiad_extract
-from ctxbench.benchmarks.vqa_scoring import (
+from ctxbench.benchmarks.official.vqa_math import MathVistaMini
+from ctxbench.benchmarks.official.vqa_science import olympiad_extract
+from ctxbench.benchmarks.scoring.vqa_mathnorm import final_answer, math_equal, normalize, to_number
+from ctxbench.benchmarks.scoring.vqa_scoring import (
     JUDGES,
     JudgeVerdict,
     can_infer,
@@ -20,7 +20,7 @@ from ctxbench.benchmarks.vqa_scoring import (
     register_judge,
     set_judge,
 )
-from ctxbench.errors import ConfigError
+from ctxbench.core.errors import ConfigError
 
 OPTS = {"A": "teddy bear", "B": "rabbit", "C": "cat", "D": "dog"}
 
@@ -184,7 +184,7 @@ def _module_judge(req):
 
 
 def test_judge_not_used_for_rule_scored_datasets(judge_calls):
-    from ctxbench.benchmarks.vqa_mcq import MMStar
+    from ctxbench.benchmarks.official.vqa_mcq import MMStar
 
     set_judge("fake")
     it = Item(item_id="0", prompt=({"type": "text", "value": "q"},), answer="A", choices=("A", "B"),

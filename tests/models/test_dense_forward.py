@@ -8,7 +8,8 @@ import pytest
 import torch
 import transformers
 
-from ctxbench.models import dense_forward, hf_decode
+from ctxbench.models.hf import decode as hf_decode
+from ctxbench.models.hf import dense_forward
 
 PROMPTS = [[5, 17, 33, 2, 90, 41, 7, 7, 12], [3, 4], [60, 61, 62, 63, 64, 65], [9], [100, 3, 55, 21, 8]]
 PAD, EOS = 0, 1

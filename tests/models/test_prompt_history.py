@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from ctxbench.models.base import Prompt
-from ctxbench.models.hf_backend import render_with
+from ctxbench.models.hf.text import render_with
 
 QWEN3_LIKE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -23,7 +23,7 @@ CONV = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": 
 def tok():
     from transformers import AutoTokenizer
 
-    from ctxbench.models.presets import resolve_model
+    from ctxbench.models.presets.registry import resolve_model
 
     return AutoTokenizer.from_pretrained(resolve_model("tiny").path)
 

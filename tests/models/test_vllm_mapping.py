@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from ctxbench.config import ConfigError
-from ctxbench.errors import CtxbenchError
+from ctxbench.core.config import ConfigError
+from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import GenConfig
 from ctxbench.models.loader import BackendOptions, choose_backend, load_backend
-from ctxbench.models.presets import ResolvedModel
+from ctxbench.models.presets.registry import ResolvedModel
 
-vllm_backend = pytest.importorskip("ctxbench.models.vllm_backend")  # needs torch (not vllm)
+vllm_backend = pytest.importorskip("ctxbench.models.vllm")  # needs torch (not vllm)
 
 RESOLVED = ResolvedModel(spec="hf:/ckpt", path=Path("/ckpt"), identity="0" * 16, kind="hf", max_context=4096)
 
@@ -96,7 +96,7 @@ def test_backend_choice_and_option_validation():
 
 
 def test_import_ctxbench_imports_no_heavy_libraries():
-    mods = ["ctxbench", "ctxbench.models", "ctxbench.models.presets", "ctxbench.models.loader"]
+    mods = ["ctxbench", "ctxbench.models", "ctxbench.models.presets.registry", "ctxbench.models.loader"]
     if importlib.util.find_spec("ctxbench.cli") is not None:
         mods.append("ctxbench.cli")
     code = (

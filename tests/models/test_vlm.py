@@ -12,13 +12,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ctxbench.errors import CtxbenchError
-from ctxbench.images import put_image
+from ctxbench.core.errors import CtxbenchError
 from ctxbench.models import multimodal
 from ctxbench.models.base import GenConfig, Prompt
 from ctxbench.models.loader import BackendOptions, load_backend
-from ctxbench.models.presets import ResolvedModel, checkpoint_identity
-from ctxbench.models.tiny_vlm import TinyVLMSpec, build_tiny_qwen_vl, build_tiny_vlm, ensure_tiny_vlm
+from ctxbench.models.presets.registry import ResolvedModel, checkpoint_identity
+from ctxbench.models.presets.tiny_vlm import TinyVLMSpec, build_tiny_qwen_vl, build_tiny_vlm, ensure_tiny_vlm
+from ctxbench.sources.images import put_image
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -107,7 +107,7 @@ def test_tiny_vlm_builds_deterministically_as_a_llava_checkpoint(tiny_vlm, tmp_p
 
 
 def test_tiny_vlm_generates_scores_and_renders(tiny_vlm, prompts):
-    from ctxbench.models.hf_vlm import HFVLMBackend
+    from ctxbench.models.hf.vision import HFVLMBackend
 
     be = load_backend("tiny-vlm", batch_size=2)
     assert isinstance(be, HFVLMBackend) and be.identity == checkpoint_identity(tiny_vlm)
@@ -146,8 +146,8 @@ def test_qwen2_5_vl_backend_and_one_harness_eval_batch(qwen25, prompts, root):
     """A random-init Qwen2.5-VL (3-D rope, window attention, its own processor) through the backend
     and then one eval batch of the embedded VQA suite through the harness: generate + choice scoring,
     rows in DuckDB."""
-    from ctxbench.harness import EvalConfig, run_eval
-    from ctxbench.models.hf_vlm import HFVLMBackend
+    from ctxbench.eval.harness import EvalConfig, run_eval
+    from ctxbench.models.hf.vision import HFVLMBackend
     from ctxbench.store.read import connect_readonly
 
     be = _backend(qwen25)
@@ -185,7 +185,7 @@ def test_a_prompt_longer_than_the_window_is_an_error(qwen25, prompts):
 # ------------------------------------------------------------------------------------ vLLM mapping
 
 def test_vllm_multimodal_requests_without_vllm(qwen25, tiny_vlm):
-    from ctxbench.models.vllm_backend import continuation_logprob, llm_kwargs
+    from ctxbench.models.vllm import continuation_logprob, llm_kwargs
 
     assert multimodal.vllm_prompt("p", []) == {"prompt": "p"}
     assert multimodal.vllm_prompt("p", ["I1"]) == {"prompt": "p", "multi_modal_data": {"image": "I1"}}
@@ -202,7 +202,7 @@ def test_vllm_multimodal_requests_without_vllm(qwen25, tiny_vlm):
     text = ResolvedModel(spec="x", path=Path("/nonexistent"), identity="0" * 16, kind="hf", max_context=4096)
     assert "limit_mm_per_prompt" not in llm_kwargs(text, BackendOptions())
     # Continuation token counts taken on unexpanded text equal those of the processor's expanded rows.
-    from ctxbench.models.hf_vlm import load_processor
+    from ctxbench.models.hf.vision import load_processor
 
     proc = load_processor(tiny_vlm)
     head, wholes, counts = multimodal.lm_eval_split(proc.tokenizer, "<image>\nQ?\n", [" blue", " teal"])

@@ -11,12 +11,10 @@ import random
 import numpy as np
 import pytest
 
-from ctxbench.errors import CtxbenchError, DataError
-from ctxbench.images import load_image
+from ctxbench.core.errors import CtxbenchError, DataError
 from ctxbench.pairs import Pair, choice_parts, choice_prompt, load_pairs, pair_fingerprint, save_pairs
-from ctxbench.pairs.build import build_pairs, pairs_config, split_for
-from ctxbench.pairs.image import IMAGE_STAGES, new_ledger, run_image_cascade
-from ctxbench.pairs.image_edit import (
+from ctxbench.pairs.image.build import IMAGE_STAGES, new_ledger, run_image_cascade
+from ctxbench.pairs.image.edit import (
     EditResult,
     LocalEditor,
     check_edit,
@@ -24,8 +22,10 @@ from ctxbench.pairs.image_edit import (
     make_editor,
     pixel_diff,
 )
-from ctxbench.pairs.image_scenes import FAMILIES, sample_scene
-from ctxbench.pairs.image_similarity import Embedder
+from ctxbench.pairs.image.scenes import FAMILIES, sample_scene
+from ctxbench.pairs.image.similarity import Embedder
+from ctxbench.pairs.trajectory.build import build_pairs, pairs_config, split_for
+from ctxbench.sources.images import load_image
 
 SMALL = {"domain": "image", "scenes_per_family": 8, "easyvqa_images": 80, "similarity_charts": 10, "max_pairs": 200,
          "max_per_source": 2}
@@ -80,7 +80,7 @@ def test_local_edit_changes_only_the_decisive_region_and_the_answer(family):
 
 
 def _spec(scene, target):
-    from ctxbench.pairs.image_edit import EditSpec
+    from ctxbench.pairs.image.edit import EditSpec
 
     return EditSpec("test", "test edit", scene, target, "", edit_region(scene, target))
 
@@ -209,7 +209,7 @@ def test_image_pairs_render_as_two_image_parts_and_round_trip(built, tmp_path):
 
 
 def test_probe_items_carry_both_images(built):
-    from ctxbench.benchmarks.probe import probe_items
+    from ctxbench.pairs.probe import probe_items
 
     _, _, _, pairs = built
     held = [p for p in pairs if p.split == "test"][:4]

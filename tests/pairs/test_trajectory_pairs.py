@@ -9,9 +9,8 @@ import os
 
 import pytest
 
-from ctxbench.errors import ConfigError
+from ctxbench.core.errors import ConfigError
 from ctxbench.pairs.base import choice_prompt, load_pairs
-from ctxbench.pairs.build import build_pairs, pairs_config, split_for
 from ctxbench.pairs.filters import (
     STAGES,
     Ledger,
@@ -22,6 +21,7 @@ from ctxbench.pairs.filters import (
     skeleton,
     value_matches,
 )
+from ctxbench.pairs.trajectory.build import build_pairs, pairs_config, split_for
 
 
 def chars4(s: str) -> int:
@@ -115,8 +115,8 @@ LOOP = """def f(xs):
 
 
 def test_trace_window_keeps_the_decisive_line_and_marks_hidden_steps():
-    from ctxbench.pairs.trajectory import _trace_options
-    from ctxbench.tracing import record_many
+    from ctxbench.envs.tracing import record_many
+    from ctxbench.pairs.trajectory.candidates import _trace_options
 
     pos, neg = (t[0] for t in record_many([(LOOP, "f", ["[1, 2, 3, 4, 5, 6, 7, 8]"]),
                                            (LOOP.replace("total + x", "total - x"), "f", ["[1, 2, 3, 4, 5, 6, 7, 8]"])]))

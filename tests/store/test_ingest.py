@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import duckdb
 import pytest
 
-from ctxbench.errors import CtxbenchError, DataError
+from ctxbench.core.errors import CtxbenchError, DataError
 from ctxbench.store import ingest, rebuild
 from ctxbench.store.ingest import ingest_lock
 from ctxbench.store.read import (

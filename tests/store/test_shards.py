@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ctxbench.errors import CtxbenchError, DataError
+from ctxbench.core.errors import CtxbenchError, DataError
 from ctxbench.store import shards
 from ctxbench.store.schema import TABLES, item_uid, sample_key
 from ctxbench.store.shards import iter_shards, read_keys, read_table, write_shard

@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import pytest
+from toy import BENCHES, base_cfg, max_weight_diff, toy_pairs, weights
 
 from ctxbench.pairs import save_pairs
 from trainers import train
-
-from toy import BENCHES, base_cfg, max_weight_diff, toy_pairs, weights
 
 
 @pytest.fixture(scope="module")

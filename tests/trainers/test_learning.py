@@ -9,13 +9,12 @@ Bounds are loose; the measured numbers are printed (run with -s to see them).
 from __future__ import annotations
 
 import pytest
+from toy import BENCHES, base_cfg, heldout_reward, heldout_selection_accuracy, toy_pairs
 
 from ctxbench.pairs import save_pairs
 from trainers import train, warmup_sft
-from trainers.modeling import load_policy
-
-from toy import BENCHES, base_cfg, heldout_reward, heldout_selection_accuracy, toy_pairs
 from trainers.config import _deep_merge
+from trainers.modeling import load_policy
 
 pytestmark = pytest.mark.slow
 

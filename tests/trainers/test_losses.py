@@ -7,8 +7,17 @@ import math
 import pytest
 import torch
 
-from trainers.losses import (aggregate, aggregation_denominator, clipped_policy_loss, context_selection_loss,
-                             group_advantages, kl_k3, masked_mean, token_entropy, token_logprobs)
+from trainers.losses import (
+    aggregate,
+    aggregation_denominator,
+    clipped_policy_loss,
+    context_selection_loss,
+    group_advantages,
+    kl_k3,
+    masked_mean,
+    token_entropy,
+    token_logprobs,
+)
 
 
 def test_group_advantages_group_scale():

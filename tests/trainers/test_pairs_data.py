@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from toy import toy_pairs
 
-from ctxbench.errors import DataError
+from ctxbench.core.errors import DataError
 from ctxbench.pairs import Pair, choice_prompt, load_pairs, save_pairs, score_choice
 from trainers.data import Stream, pos_first_for
-
-from toy import toy_pairs
 
 
 def test_choice_prompt_orders_contexts_and_letter():

@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from toy import BENCHES, base_cfg, max_weight_diff, toy_pairs
 
 from ctxbench.pairs import save_pairs
 from trainers import CheckpointError, train
-
-from toy import BENCHES, base_cfg, max_weight_diff, toy_pairs
 
 OBJECTIVES = ("grpo", "contextrl", "da-rl", "da-sft")
 OVER = {"loss": {"kl_coef": 0.05}, "ppo_mini_batches": 2, "save_every": 2}

@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from ctxbench.benchmarks.base import Benchmark, DataStatus, GenSpec, Item, Score, image, spread_subset, text
-from ctxbench.errors import CtxbenchError
-from ctxbench.images import put_image
+from ctxbench.core.errors import CtxbenchError
 from ctxbench.pairs import Pair, choice_parts, save_pairs
+from ctxbench.sources.images import put_image
 from trainers import train
 from trainers.config import make_config
 
@@ -78,14 +78,14 @@ def pairs_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_vlm():
-    from ctxbench.models.tiny_vlm import ensure_tiny_vlm
+    from ctxbench.models.presets.tiny_vlm import ensure_tiny_vlm
 
     return ensure_tiny_vlm()
 
 
 @pytest.fixture(scope="module")
 def qwen25(tmp_path_factory):
-    from ctxbench.models.tiny_vlm import build_tiny_qwen_vl
+    from ctxbench.models.presets.tiny_vlm import build_tiny_qwen_vl
 
     return build_tiny_qwen_vl(tmp_path_factory.mktemp("qwen") / "tiny-qwen2_5_vl", "qwen2_5_vl")
 
@@ -122,7 +122,7 @@ def _max_diff(a, b) -> float:
 @pytest.mark.parametrize("which", ["tiny_vlm", "qwen25"])
 def test_prompts_encode_like_the_eval_backend_and_logprobs_match_a_full_forward(which, request):
     from ctxbench.models.base import Prompt
-    from ctxbench.models.hf_vlm import HFVLMBackend
+    from ctxbench.models.hf.vision import HFVLMBackend
     from trainers.modeling import completion_logprobs, left_pad, load_model, right_pad
     from trainers.vision import VisionIO, collate, is_mrope
 
@@ -176,7 +176,7 @@ def test_contextrl_step_on_tiny_vlm_updates_weights_and_lambda0_equals_grpo(tiny
     assert {"ca_select_acc", "ca_hard_frac", "aux_loss"} <= set(m)
     assert _max_diff(runs["grpo"].ckpt_dir, runs["ctx"].ckpt_dir) > 0  # the two-image loss moved the weights
     # the checkpoint is a VLM checkpoint the eval backend loads (processor saved with it)
-    from ctxbench.models.hf_vlm import load_vlm
+    from ctxbench.models.hf.vision import load_vlm
 
     model, proc, _ = load_vlm(f"hf:{runs['ctx'].ckpt_dir}")
     assert proc.image_processor is not None and type(model).__name__ == "LlavaForConditionalGeneration"
@@ -204,7 +204,7 @@ def test_contextrl_step_on_tiny_qwen25_vl(qwen25, pairs_path, tmp_path):
                 benchmarks=BENCHES)
     assert "ca_select_acc" in res.metrics[-1]
     assert _max_diff(qwen25, res.ckpt_dir) > 0
-    from ctxbench.models.hf_vlm import load_vlm
+    from ctxbench.models.hf.vision import load_vlm
 
     model, proc, _ = load_vlm(f"hf:{res.ckpt_dir}")  # saved with its (image-only) processor components
     assert proc.image_processor is not None and model.config.model_type == "qwen2_5_vl"

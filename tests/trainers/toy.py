@@ -9,7 +9,16 @@ from __future__ import annotations
 import random
 import re
 
-from ctxbench.benchmarks.base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score, spread_subset, text
+from ctxbench.benchmarks.base import (
+    Benchmark,
+    DataStatus,
+    GenSpec,
+    Item,
+    LoadContext,
+    Score,
+    spread_subset,
+    text,
+)
 from ctxbench.pairs.base import Pair
 
 NAMES = ["x", "y", "z", "k", "n", "m", "p", "q"]

@@ -1,0 +1,2 @@
+"""What only the Streamlit app (app.py) uses: its queries, the diff view and the image view.
+"""

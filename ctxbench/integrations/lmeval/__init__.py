@@ -1,0 +1,2 @@
+"""lm-evaluation-harness: export the embedded benchmarks as tasks; run lm-eval tasks into the store.
+"""

@@ -1,0 +1,2 @@
+"""Where bytes come from: packaged offline assets, user data files (JSONL/Parquet), the image store.
+"""
