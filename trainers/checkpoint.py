@@ -20,6 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from ctxbench.core.atomic import publish_dir, temp_path, write_json
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import file_sha256
 
@@ -27,7 +28,6 @@ MANIFEST = "MANIFEST.json"
 STATE = "trainer_state.pt"
 META = "meta.json"
 PREFIX = "step-"
-RL_START = "rl-start"   # the post-stage starting point of the RL loop (kept; the KL reference)
 
 
 class CheckpointError(CtxbenchError):
@@ -36,19 +36,6 @@ class CheckpointError(CtxbenchError):
 
 def step_dir_name(step: int) -> str:
     return f"{PREFIX}{step:07d}"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_manifest(folder: Path, extra: dict | None = None) -> Path:
@@ -61,14 +48,7 @@ def write_manifest(folder: Path, extra: dict | None = None) -> Path:
                 os.fsync(f.fileno())
             files[p.relative_to(folder).as_posix()] = {"sha256": file_sha256(p), "bytes": p.stat().st_size}
     body = {"format": 1, "files": files, **(extra or {})}
-    tmp = folder / (MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(body, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, folder / MANIFEST)
-    _fsync_dir(folder)
-    return folder / MANIFEST
+    return write_json(folder / MANIFEST, body, indent=1, sort_keys=True)
 
 
 def verify_checkpoint(folder: str | Path, required: tuple[str, ...] = ()) -> dict:
@@ -103,8 +83,7 @@ def save_checkpoint(ckpt_root: Path, name: str, model, tok, state: dict, meta: d
 
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / name
-    tmp = ckpt_root / f".{name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_path(final)
     tmp.mkdir()
     try:
         model.save_pretrained(tmp)
@@ -113,16 +92,15 @@ def save_checkpoint(ckpt_root: Path, name: str, model, tok, state: dict, meta: d
         (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str), encoding="utf-8")
         write_manifest(tmp, {"name": name, "step": state.get("step")})
         if final.exists():  # re-saving the same step: move the old copy aside only now
-            old = ckpt_root / f".{name}.old-{os.getpid()}"
+            old = temp_path(ckpt_root / f"{name}.old")
             os.replace(final, old)
-            os.replace(tmp, final)
+            publish_dir(tmp, final)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, final)
+            publish_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(ckpt_root)
     return final
 
 

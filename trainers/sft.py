@@ -9,7 +9,6 @@ every arm and seed starts from the same checkpoint, as they would from one pretr
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -116,6 +115,7 @@ def warmup_sft(cfg, root: str | Path, benchmarks: dict | None = None) -> Path:
     Returns a transformers checkpoint folder (usable as `hf:PATH`). Concurrent callers with the same
     key build identical folders; the first complete rename wins.
     """
+    from ctxbench.core.atomic import publish_dir, temp_path
     from ctxbench.core.errors import CtxbenchError
     from trainers.checkpoint import verify_checkpoint, write_manifest
     from trainers.data import sft_examples_from_tasks
@@ -153,16 +153,15 @@ def warmup_sft(cfg, root: str | Path, benchmarks: dict | None = None) -> Path:
     w = cfg.warmup
     run_sft(model, io or tok, examples, epochs=w.epochs, lr=w.lr, batch_size=w.batch_size, seed=0,
             precision=cfg.precision, grad_clip=cfg.optim.grad_clip, desc="warm-up sft", progress=cfg.progress)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_path(out)
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp)
     (io or tok).save_pretrained(tmp)  # a VLM's processor: tokenizer, chat template, image processor
     write_manifest(tmp, {"kind": "warmup", "base_model": cfg.model, "base_identity": identity, "key": key,
                          "examples": len(examples)})
     try:
-        tmp.rename(out)
-    except OSError:
+        publish_dir(tmp, out)
+    except OSError:  # another process published the same warm-up first: keep theirs
         shutil.rmtree(tmp, ignore_errors=True)
         if not out.exists():
             raise

@@ -11,12 +11,12 @@ are never reused.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ctxbench.core.atomic import write_json
 from ctxbench.core.hashing import stable_hash
 
 
@@ -68,10 +68,8 @@ class JobRunner:
 
     def _finish(self, job: Job, outputs: dict, seconds: float) -> None:
         p = self.marker(job)
-        tmp = p.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"key": job.key, "kind": job.kind, "label": job.label, "inputs": job.inputs,
-                                   "outputs": outputs, "seconds": round(seconds, 2)}, indent=1, default=str))
-        os.replace(tmp, p)
+        write_json(p, {"key": job.key, "kind": job.kind, "label": job.label, "inputs": job.inputs,
+                       "outputs": outputs, "seconds": round(seconds, 2)}, indent=1, default=str)
 
     def run(self, jobs: list[Job]) -> dict[str, dict]:
         """Run `jobs` (and their deps) in dependency order; returns outputs by key."""

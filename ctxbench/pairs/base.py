@@ -1,11 +1,14 @@
 """The contrastive pair record, the A/B context-selection prompt, and JSONL IO.
 
-One pair z = (Q, A, C+, C-) (reference/contextrl-method.md §1.1): a query, the anchor answer, the
+One pair z = (Q, A, C+, C-) (the ContextRL paper, Xu et al., arXiv 2606.17053, §1.1): a query, the anchor answer, the
 context that supports it and a minimally perturbed confounder that supports a different answer. Every
 consumer formats a pair through `choice_prompt`, so the ContextRL loss, the DA-RL prompts, the DA-SFT
 targets and the probe all ask exactly the same question. The letter the model should put next is
 `correct_letter`; the trainer reads the next-token logits of the letter tokens (" A"/"A", " B"/"B",
-the max over the single-token variants, as the paper code does).
+the max over the single-token variants, as the paper code does); the probe, scored by the harness's
+choice mode, reads the log-probabilities of the options as continuations. Both pick the letter with
+the higher score, ties to A (`pick_letter`; the harness still has the same argmax inline), and
+`score_choice` scores the picked letter.
 
 A context is text (trajectory pairs) or a tuple of message parts (`{"type": "image", "value": PATH}`
 and text parts; image pairs). Text pairs render exactly as before; pairs with part contexts render
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ctxbench.core.atomic import atomic_file
 from ctxbench.core.errors import DataError
 from ctxbench.core.hashing import stable_hash
 from ctxbench.sources.datafiles import iter_jsonl
@@ -136,8 +140,20 @@ def context_key(ctx: Context) -> Any:
     return [{"type": "image", "value": image_key(p["value"])} if p.get("type") == "image" else p for p in ctx]
 
 
+def pick_letter(scores, letters=LETTERS) -> str:
+    """The option a model picks from one score per letter (aligned with `letters`): the highest score; a
+    tie goes to the earlier letter. The decision rule of context selection, on any per-letter score: the
+    trainer's ChoiceScorer.picks applies it to last-position letter logits, and the harness's choice
+    scoring (the probe's default mode) applies the same argmax to the options' continuation
+    log-probabilities (tests/pairs/test_selection_vs_probe.py pins the two)."""
+    scores = list(scores)
+    if len(scores) != len(letters):
+        raise ValueError(f"expected one score per letter {tuple(letters)}, got {len(scores)}")
+    return letters[max(range(len(scores)), key=lambda i: scores[i])]
+
+
 def score_choice(completion: str, correct_letter: str):
-    """0/1 score of a generated A/B answer (the DA-RL reward and the probe's generate mode)."""
+    """0/1 score of an A/B answer: the DA-RL reward, the probe's score of the picked (or generated) letter."""
     from ctxbench.benchmarks.base import Score
     from ctxbench.benchmarks.scoring.extract import extract_choice
 
@@ -153,15 +169,10 @@ def pair_fingerprint(pairs: Iterable[Pair]) -> str:
 
 
 def save_pairs(path: str | os.PathLike, pairs: Iterable[Pair]) -> Path:
-    """Write pairs as JSONL atomically (tmp file, fsync, rename)."""
+    """Write pairs as JSONL atomically (core.atomic: unique temporary name, fsync, rename, fsync the folder)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_file(path, "w", encoding="utf-8") as f:
         f.writelines(json.dumps(asdict(p), ensure_ascii=False, sort_keys=True) + "\n" for p in pairs)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return path
 
 

@@ -9,8 +9,9 @@ Streamlit app). Heavy imports (duckdb, pandas, plotly) happen inside functions.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
+
+from ctxbench.core.atomic import write_text
 
 __all__ = ["build_report", "load_analysis"]
 
@@ -29,12 +30,6 @@ def load_analysis(root, name: str | None = None, *, n_boot: int = 2000, n_perm: 
     return analyze(data, n_boot=n_boot, n_perm=n_perm, seed=seed)
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def build_report(root, name: str | None = None, out_dir=None, *, n_boot: int = 2000,
                  n_perm: int = 10000, seed: int = 0) -> tuple[Path, Path]:
     """Write `<out_dir>/index.html` and `<out_dir>/summary.md` (default out_dir: reports/<name>);
@@ -49,6 +44,6 @@ def build_report(root, name: str | None = None, out_dir=None, *, n_boot: int = 2
     out.mkdir(parents=True, exist_ok=True)
     meta = {"root": str(root), "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
     html_path, md_path = out / "index.html", out / "summary.md"
-    _write(html_path, render_html(an, meta))
-    _write(md_path, render_markdown(an, meta))
+    write_text(html_path, render_html(an, meta))
+    write_text(md_path, render_markdown(an, meta))
     return html_path, md_path

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 
+from ctxbench.core.atomic import write_bytes
 from ctxbench.core.errors import DataError
 from ctxbench.core.paths import cache_dir
 
@@ -31,10 +31,7 @@ def put_image(img) -> str:
     digest = hashlib.sha256(data).hexdigest()
     path = image_dir() / digest[:2] / f"{digest}.png"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_bytes(path, data)
     return str(path)
 
 

@@ -26,10 +26,19 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ctxbench.core.atomic import atomic_file, is_temp
 from ctxbench.core.errors import CtxbenchError, DataError, did_you_mean
 from ctxbench.core.hashing import canonical_json
 from ctxbench.core.paths import shards_dir
-from ctxbench.store.schema import JSON_COLUMNS, Table
+from ctxbench.store.schema import (
+    DERIVED,
+    DERIVED_FROM,
+    JSON_COLUMNS,
+    SCHEMA_META_KEY,
+    SCHEMA_VERSION,
+    Table,
+    derive,
+)
 from ctxbench.store.schema import table as table_decl
 
 _ARROW_TYPES = {
@@ -161,19 +170,6 @@ def _check(name: str, decl: Table, t):
 
 # ----------------------------------------------------------------------------- writing
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_shard(root, table: str, rows, name: str | None = None) -> Path:
     """Write one shard atomically and return its final path.
 
@@ -193,25 +189,13 @@ def write_shard(root, table: str, rows, name: str | None = None) -> Path:
     if not name or "/" in name or os.sep in name or name.startswith("."):
         raise CtxbenchError(f"shard name {name!r} must be a plain, non-hidden file name")
     final = folder / f"{prefix}--{name.removesuffix(SUFFIX)}{SUFFIX}"
-    tmp = folder / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}"
-    try:
-        with open(tmp, "wb") as f:
-            pq.write_table(t, f, compression="zstd")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
+    t = t.replace_schema_metadata({**(t.schema.metadata or {}), SCHEMA_META_KEY: str(SCHEMA_VERSION)})
+    with atomic_file(final, "wb") as f:
+        pq.write_table(t, f, compression="zstd")
     return final
 
 
 # ----------------------------------------------------------------------------- reading
-
-def is_temp(path: Path) -> bool:
-    return path.name.startswith(".") or ".tmp" in path.name
-
 
 def iter_shards(root, table: str, run_id: str | None = None) -> Iterator[Path]:
     """Finished shard files of a table (temporary files ignored), oldest first (mtime, then name).
@@ -243,6 +227,28 @@ def corrupt_error(path: Path, err: Exception) -> DataError:
     )
 
 
+def shard_version(schema) -> int:
+    """The store schema version a shard was written at (its Parquet metadata; 1 when unmarked)."""
+    md = schema.metadata or {}
+    raw = md.get(SCHEMA_META_KEY.encode())
+    return int(raw) if raw else 1
+
+
+def upgrade_arrow(table: str, t):
+    """Recompute the derived columns (schema.DERIVED) of an Arrow table read from an older shard."""
+    import pyarrow as pa
+
+    if table not in DERIVED or t.num_rows == 0:
+        return t
+    rows = t.select(list(DERIVED_FROM[table])).to_pylist()
+    new = [derive(table, r) for r in rows]
+    for col in DERIVED[table]:
+        i = t.schema.get_field_index(col)
+        arr = pa.array([n[col] for n in new], type=pa.string())
+        t = t.set_column(i, col, arr) if i >= 0 else t.append_column(col, arr)
+    return t
+
+
 def read_shard(path: Path, table: str, columns: list[str] | None = None, where: dict | None = None):
     """One shard as an Arrow table, with columns added since it was written filled with nulls and
     columns dropped from the schema ignored. A corrupt file raises DataError naming it."""
@@ -252,15 +258,40 @@ def read_shard(path: Path, table: str, columns: list[str] | None = None, where: 
     schema = arrow_schema(table)
     want = columns or schema.names
     try:
-        present = set(pq.read_schema(path).names)
-        if any(c not in present for c in where or {}):  # column added later: all null, no match
-            t = pq.read_table(path, columns=[c for c in want if c in present]).slice(0, 0)
+        file_schema = pq.read_schema(path)
+        present = set(file_schema.names)
+        old = table in DERIVED and shard_version(file_schema) < SCHEMA_VERSION
+        if old:  # derived columns are recomputed: read their inputs, filter on them afterwards
+            read = list(dict.fromkeys([*want, *DERIVED_FROM[table]]))
+            pre = {c: v for c, v in (where or {}).items() if c not in DERIVED[table]}
         else:
-            t = pq.read_table(path, columns=[c for c in want if c in present], filters=_filters(where))
+            read, pre = want, where
+        if any(c not in present for c in pre or {}):  # column added later: all null, no match
+            t = pq.read_table(path, columns=[c for c in read if c in present]).slice(0, 0)
+        else:
+            t = pq.read_table(path, columns=[c for c in read if c in present], filters=_filters(pre))
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as e:
         raise corrupt_error(path, e) from None
-    cols = [t.column(c) if c in t.column_names else pa.nulls(t.num_rows, schema.field(c).type)
-            for c in want]
+    if old:
+        t = upgrade_arrow(table, _with_nulls(t, read, schema))
+        post = {c: v for c, v in (where or {}).items() if c in DERIVED[table]}
+        if post and t.num_rows:
+            import pyarrow.compute as pc
+
+            mask = None
+            for c, v in post.items():
+                vals = list(v) if isinstance(v, (list, tuple, set, frozenset)) else [v]
+                m = pc.is_in(t.column(c), value_set=pa.array(vals, type=t.schema.field(c).type))
+                mask = m if mask is None else pc.and_(mask, m)
+            t = t.filter(mask)
+    return _with_nulls(t, want, schema)
+
+
+def _with_nulls(t, want: list[str], schema):
+    """`t` with exactly the columns `want`, in order; columns it lacks are all null."""
+    import pyarrow as pa
+
+    cols = [t.column(c) if c in t.column_names else pa.nulls(t.num_rows, schema.field(c).type) for c in want]
     return pa.Table.from_arrays(cols, schema=pa.schema([schema.field(c) for c in want]))
 
 

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from ctxbench.benchmarks.scoring.extract import (
     normalize_answer,
     parse_number,
 )
+from ctxbench.core.atomic import write_json
 from ctxbench.core.hashing import stable_hash
 from ctxbench.sources.images import put_image
 
@@ -127,9 +127,7 @@ class RenderCache:
                 merged = {**json.loads(self.file.read_text()), **self.entries}
             except (OSError, ValueError):
                 merged = self.entries
-            tmp = self.file.with_name(f"{self.file.name}.tmp{os.getpid()}")
-            tmp.write_text(json.dumps(merged, sort_keys=True))
-            os.replace(tmp, self.file)
+            write_json(self.file, merged, sort_keys=True)
             self.dirty = False
         except OSError:  # a read-only cache only costs speed
             pass

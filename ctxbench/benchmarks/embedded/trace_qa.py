@@ -43,6 +43,7 @@ from ctxbench.benchmarks.base import (
 )
 from ctxbench.benchmarks.scoring.extract import strip_reasoning
 from ctxbench.core import paths
+from ctxbench.core.atomic import write_json
 from ctxbench.core.hashing import stable_hash
 from ctxbench.envs.tracing import (
     TERMINAL,
@@ -98,10 +99,7 @@ def problem_traces(problem: dict) -> dict | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         return data or None
     data = _compute(problem, source, calls, mutants)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data or {}), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json(path, data or {})
     return data
 
 

@@ -21,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+from ctxbench.core.atomic import write_json
+
 
 def _subset(dataset, limit: int | None) -> None:
     if limit is None or limit >= len(dataset.data):
@@ -83,9 +85,7 @@ def main(argv: list[str]) -> int:
     infer_data_job(CtxbenchModel(), work_dir=job["work_dir"], model_name=job["model_name"], dataset=dataset)
     pred = _pred_file(job["work_dir"], job["model_name"], job["dataset"])
     out = Path(job["work_dir"]) / f"{job['model_name']}_{job['dataset']}.ctxbench.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pred_file": str(pred), "ckpt_id": backend.identity, "n_items": len(dataset.data)}))
-    os.replace(tmp, out)
+    write_json(out, {"pred_file": str(pred), "ckpt_id": backend.identity, "n_items": len(dataset.data)})
     return 0
 
 

@@ -3,7 +3,8 @@
 The package ships only a Q4_1 GGUF. Loading a GGUF through transformers dequantizes it on every load
 (15-20 s on 2 cores) and, on transformers 5.x, attaches a GGUF quantizer that is neither trainable nor
 serializable. So we convert it ONCE into a plain fp32 transformers checkpoint under the ctxbench cache
-(recipe: reference/offline-assets.md §2.2) and from then on treat it like any `hf:PATH` model.
+(the recipe: load the GGUF, rebuild a plain model from its dequantized state dict, fix the tokenizer to
+no BOS and eos = pad = <|im_end|>) and from then on treat it like any `hf:PATH` model.
 
 The package is located with importlib.util.find_spec and never imported (it imports `llm`).
 The conversion is atomic: written to a temporary sibling folder, then renamed into place, so an
@@ -18,6 +19,7 @@ import shutil
 import time
 from pathlib import Path
 
+from ctxbench.core.atomic import publish_dir, temp_path
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.sources.assets import INSTALL_HINT, package_dir, package_version
 
@@ -60,7 +62,7 @@ def convert_smollm2(out_dir: str | os.PathLike, gguf: Path | None = None) -> Pat
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = Path(out_dir)
-    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
+    tmp = temp_path(out)
     t0 = time.perf_counter()
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
@@ -101,7 +103,7 @@ def convert_smollm2(out_dir: str | os.PathLike, gguf: Path | None = None) -> Pat
                 shutil.rmtree(tmp)
                 return out
             shutil.rmtree(out)
-        os.replace(tmp, out)
+        publish_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
