@@ -159,8 +159,8 @@ def main() -> None:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
+    from ctxbench.models.hf.common import load_model_and_tokenizer
     from ctxbench.models.hf.text import HFBackend
-    from ctxbench.models.loader import load_model_and_tokenizer
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     torch.set_num_threads(args.threads)

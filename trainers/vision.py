@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from ctxbench.models.multimodal import placeholder_for
+
 Vision = dict  # processor outputs other than ids/mask for one prompt: pixel_values [, image_grid_thw]
 VISION_KEYS = ("pixel_values", "image_grid_thw")
 
@@ -30,15 +32,6 @@ def is_vlm_path(path: str | Path) -> bool:
     from ctxbench.models.multimodal import is_vlm_checkpoint
 
     return is_vlm_checkpoint(path)
-
-
-def _placeholder(processor) -> str:
-    """What an image part becomes in rendered text (as in ctxbench.models.hf.vision.HFVLMBackend)."""
-    token = getattr(processor, "image_token", None) or "<image>"
-    start, end = getattr(processor, "vision_start_token", None), getattr(processor, "vision_end_token", None)
-    if start is None and "<|vision_start|>" in processor.tokenizer.get_vocab():
-        start, end = "<|vision_start|>", "<|vision_end|>"
-    return f"{start}{token}{end}" if start and end else token
 
 
 class VisionIO:
@@ -51,7 +44,8 @@ class VisionIO:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.chat = bool(getattr(processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None))
-        self.placeholder = _placeholder(processor)
+        # the eval side's rule, so train-time and eval-time prompts render identically
+        self.placeholder = placeholder_for(processor, processor.tokenizer)
         self._owner = processor if getattr(processor, "chat_template", None) else self.tokenizer
 
     @classmethod

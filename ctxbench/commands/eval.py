@@ -54,32 +54,72 @@ def parse_data_args(values: list[str], benchmarks: list[str]) -> dict[str, str]:
     return out
 
 
+def model_spec(args: argparse.Namespace, default: str | None = "tiny") -> str | None:
+    """The model the flags name. `--ckpt DIR` becomes `hf:` + the folder's resolved absolute path, so the
+    same checkpoint given from another directory (or as a relative path) is the same run."""
+    from ctxbench.models.presets.registry import canonical_spec
+
+    if args.ckpt:
+        return canonical_spec(f"hf:{args.ckpt}")
+    return args.model or default
+
+
 def run(args: argparse.Namespace) -> int:
     from ctxbench.commands import root_of
     from ctxbench.core.config import load_config, read_toml
-    from ctxbench.eval.harness import EvalConfig, run_eval
+    from ctxbench.eval.config import EvalConfig
+    from ctxbench.eval.harness import run_eval
 
     if args.lm_eval_task:
         from ctxbench.integrations.lmeval.bridge import run_from_args
 
         return run_from_args(args, root_of(args))
     if args.vlmeval or args.vlmeval_preds:
-        from ctxbench.core.errors import CtxbenchError
-        from ctxbench.integrations.vlmeval.bridge import run_cli
-
-        if not args.vlmeval:
-            raise CtxbenchError("--vlmeval-preds FILE needs --vlmeval DATASET (which benchmark the file is for)")
-        return run_cli(args)
+        return run_vlmeval_cli(args)
     base = read_toml(args.config) if args.config else {}
-    model = f"hf:{args.ckpt}" if args.ckpt else args.model
     benches = [b.strip() for b in (args.benchmarks or "").split(",") if b.strip()]
     overrides = dict(
-        model=model, suite=args.suite, benchmarks=benches or None, limit=args.limit, split=args.split,
+        model=model_spec(args, default=None), suite=args.suite,
+        benchmarks=benches or None, limit=args.limit, split=args.split,
         backend=args.backend, batch_size=args.batch_size, dtype=args.dtype, scoring=args.scoring,
         max_new_tokens=args.max_new_tokens,
         data=parse_data_args(args.data, benches) or None,
     )
     cfg = load_config(EvalConfig, base, **overrides)
     report = run_eval(cfg, root_of(args), progress=not args.quiet, ingest=not args.no_ingest)
+    print(report.table())
+    return 0
+
+
+def run_vlmeval_cli(args: argparse.Namespace) -> int:
+    """`ctxbench eval --vlmeval NAME [--vlmeval-preds FILE]`: run VLMEvalKit in a subprocess (or take the
+    prediction file it wrote elsewhere) and store its predictions, scored by ctxbench."""
+    from pathlib import Path
+
+    from ctxbench.commands import root_of
+    from ctxbench.core.errors import CtxbenchError
+    from ctxbench.integrations.vlmeval.bridge import benchmark_for, ingest_predictions, make_job, run_vlmeval
+
+    if not args.vlmeval:
+        raise CtxbenchError("--vlmeval-preds FILE needs --vlmeval DATASET (which benchmark the file is for)")
+    bench = benchmark_for(args.vlmeval)
+    given = parse_data_args(args.data, [bench])
+    data = given.get(bench) or given.get(args.vlmeval)
+    model = model_spec(args, default="tiny-vlm")
+    root = root_of(args)
+    if getattr(args, "vlmeval_preds", None):  # a file VLMEvalKit wrote elsewhere: identity from the flags or the file
+        named = args.ckpt or args.model
+        ckpt_id = f"vlmeval:{model}" if named else f"vlmeval:{Path(args.vlmeval_preds).name}"
+        report = ingest_predictions(args.vlmeval_preds, bench, root, data_path=data, ckpt_id=ckpt_id, model=model,
+                                    gen_info={"pred_file": Path(args.vlmeval_preds).name},
+                                    ingest=not args.no_ingest)
+        print(report.table())
+        return 0
+    job = make_job(bench, model, data, root / "vlmeval", backend=args.backend or "hf", dtype=args.dtype or "float32",
+                   batch_size=args.batch_size or 8, max_new_tokens=args.max_new_tokens, limit=args.limit)
+    result = run_vlmeval(job)
+    report = ingest_predictions(result["pred_file"], bench, root, data_path=data, ckpt_id=result["ckpt_id"],
+                                model=model, gen_info={"dataset": job.dataset, "max_new_tokens": job.max_new_tokens,
+                                                       "limit": job.limit}, ingest=not args.no_ingest)
     print(report.table())
     return 0

@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
                                     "shortcut filters -> dedupe and caps. Deterministic; a finished build is reused.")
     b.add_argument("--domain", default="trajectory", choices=["trajectory", "image"],
                    help="which pair builder: trajectory (default) or image (editing + similarity search)")
-    b.add_argument("--config", help="TOML with PairsConfig keys (top level, or an ablation spec's [pairs] table)")
+    b.add_argument("--config", help="TOML with TrajectoryPairsConfig keys (top level, or an ablation spec's [pairs] table)")
     b.add_argument("--max-pairs", type=int)
     b.add_argument("--max-per-source", type=int)
     b.add_argument("--heldout-frac", type=float, help="share of source programs/tasks held out (default 0.3)")
@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from ctxbench.core.config import read_toml
-    from ctxbench.pairs.trajectory.build import pairs_config
+    from ctxbench.pairs.domains import pairs_config
 
     base = read_toml(args.config) if args.config else {}
     if isinstance(base.get("pairs"), dict):
@@ -69,7 +69,7 @@ def config_from_args(args: argparse.Namespace):
 
 def run_build(args: argparse.Namespace) -> int:
     from ctxbench.commands import root_of
-    from ctxbench.pairs.trajectory.build import build_pairs
+    from ctxbench.pairs.domains import build_pairs
 
     cfg = config_from_args(args)
     root = root_of(args)

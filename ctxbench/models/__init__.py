@@ -3,7 +3,9 @@ the loader only locate and identify checkpoints; backends import torch/transform
 """
 
 from ctxbench.models.base import Backend, Completion, GenConfig, Prompt
-from ctxbench.models.loader import BackendOptions, backend_status, load_backend, load_model_and_tokenizer
+from ctxbench.models.hf.common import load_model_and_tokenizer
+from ctxbench.models.loader import backend_status, load_backend
+from ctxbench.models.options import BackendOptions
 from ctxbench.models.presets.registry import ResolvedModel, preset_status, resolve_model
 
 __all__ = [

@@ -1,46 +1,19 @@
 """Model spec + options -> a Backend (or a bare model and tokenizer for the trainers).
 
-One typed option set serves both backends so a `[model]` config table does not change shape when
-the backend does; each backend reads the fields that apply to it. vLLM is used only when asked
+The options every backend takes live in models.options, shared helpers of the transformers backends in
+models.hf.common (so the backends never import this factory). vLLM is used only when asked
 (`backend="vllm"`) or when `backend="auto"` finds both vLLM and CUDA; it is never imported otherwise.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from ctxbench.core.config import load_config
 from ctxbench.core.errors import CtxbenchError
+from ctxbench.models.options import BackendName, BackendOptions
 from ctxbench.models.presets.registry import ResolvedModel, resolve_model
-
-BackendName = Literal["hf", "vllm", "auto"]
-
-
-@dataclass(frozen=True)
-class BackendOptions:
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
-    device: str = "cpu"                # hf: "cpu", "cuda", "cuda:1" ...
-    batch_size: int = 8                # hf: prompts prefilled / contexts scored together
-    decode_batch: int = 64             # hf: sequences decoded together (after chunked prefill)
-    kv_cache_gb: float = 2.0           # hf: KV cache one decode batch may hold (fewer rows for long prompts)
-    threads: int | None = None         # hf on CPU: torch.set_num_threads
-    tensor_parallel_size: int = 1      # vllm
-    gpu_memory_utilization: float = 0.85  # vllm
-    max_model_len: int | None = None   # vllm: defaults to the model's window
-    enable_prefix_caching: bool = True  # vllm: shared contexts (choices, GRPO groups) prefill once
-    seed: int = 0                      # vllm engine seed (per-request seeds come from GenConfig)
-
-    def __post_init__(self):
-        if self.batch_size < 1 or self.decode_batch < 1:
-            raise ValueError("batch_size and decode_batch must be >= 1")
-        if self.kv_cache_gb <= 0:
-            raise ValueError("kv_cache_gb must be > 0")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError("threads must be >= 1")
-        if not 0 < self.gpu_memory_utilization <= 1:
-            raise ValueError("gpu_memory_utilization must be in (0, 1]")
 
 
 def vllm_usable() -> bool:
@@ -58,31 +31,6 @@ def choose_backend(backend: str) -> str:
     if backend == "auto":
         return "vllm" if vllm_usable() else "hf"
     return backend
-
-
-def torch_dtype(name: str):
-    import torch
-
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
-            "auto": "auto"}[name]
-
-
-def load_model_and_tokenizer(spec: str | ResolvedModel, *, dtype: str = "float32", device: str = "cpu"):
-    """(model in eval mode, tokenizer, ResolvedModel) for trainers and tools that need the raw objects."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # the harness draws its own bars
-    resolved = spec if isinstance(spec, ResolvedModel) else resolve_model(spec)
-    try:
-        tok = AutoTokenizer.from_pretrained(str(resolved.path))
-        model = AutoModelForCausalLM.from_pretrained(str(resolved.path), dtype=torch_dtype(dtype))
-    except (OSError, ValueError, KeyError) as e:
-        raise CtxbenchError(f"model {resolved.spec!r}: could not load {resolved.path}: {e}") from None
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    model.to(device).eval()
-    return model, tok, resolved
 
 
 def load_backend(

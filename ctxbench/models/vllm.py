@@ -1,6 +1,6 @@
 """The vLLM backend (CUDA machines, `pip install -e .[gpu]`): same interface as the hf backend.
 
-vLLM is imported inside the constructor only; the CPU box cannot run it (reference/ecosystem.md §5).
+vLLM is imported inside the constructor only; a machine without CUDA cannot run the GPU build.
 Everything that decides *what* vLLM is asked to do is a pure function here, unit-tested without
 vLLM: GenConfig -> SamplingParams kwargs, options -> LLM(...) kwargs, scoring requests and the
 reading of prompt log-probs. Rendering, tokenization and truncation are shared with the hf backend
@@ -17,7 +17,6 @@ from typing import Any, Mapping, Sequence
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import Completion, GenConfig, Prompt
 from ctxbench.models.hf.text import TextSide, row_seed
-from ctxbench.models.loader import BackendOptions
 from ctxbench.models.multimodal import (
     image_paths,
     is_vlm_checkpoint,
@@ -28,6 +27,7 @@ from ctxbench.models.multimodal import (
     vllm_prompt,
     vllm_scoring_requests,
 )
+from ctxbench.models.options import BackendOptions
 from ctxbench.models.presets.registry import ResolvedModel
 
 MAX_IMAGES = 4  # images per prompt a VLM engine accepts (the probe's A/B prompts carry two)

@@ -10,8 +10,8 @@ import pytest
 from ctxbench.ablation.runner import build_jobs
 from ctxbench.ablation.spec import load_spec
 from ctxbench.core.config import ConfigError
+from ctxbench.pairs.domains import pairs_config
 from ctxbench.pairs.image.build import ImagePairsConfig
-from ctxbench.pairs.trajectory.build import pairs_config
 
 SPEC = Path(__file__).resolve().parents[2] / "ablations" / "embedded-vqa.toml"
 

@@ -14,8 +14,8 @@ from ctxbench.ablation.spec import load_spec
 from ctxbench.benchmarks import SUITES
 from ctxbench.cli import main
 from ctxbench.core.errors import CtxbenchError
+from ctxbench.pairs.domains import pairs_config
 from ctxbench.pairs.image.build import ImagePairsConfig
-from ctxbench.pairs.trajectory.build import pairs_config
 
 SPEC = Path(__file__).resolve().parents[2] / "ablations" / "paper-multimodal.toml"
 

@@ -14,7 +14,8 @@ import pytest
 from ctxbench.core.config import ConfigError
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import GenConfig
-from ctxbench.models.loader import BackendOptions, choose_backend, load_backend
+from ctxbench.models.loader import choose_backend, load_backend
+from ctxbench.models.options import BackendOptions
 from ctxbench.models.presets.registry import ResolvedModel
 
 vllm_backend = pytest.importorskip("ctxbench.models.vllm")  # needs torch (not vllm)

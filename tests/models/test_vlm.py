@@ -15,7 +15,8 @@ torch = pytest.importorskip("torch")
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.models import multimodal
 from ctxbench.models.base import GenConfig, Prompt
-from ctxbench.models.loader import BackendOptions, load_backend
+from ctxbench.models.loader import load_backend
+from ctxbench.models.options import BackendOptions
 from ctxbench.models.presets.registry import ResolvedModel, checkpoint_identity
 from ctxbench.models.presets.tiny_vlm import TinyVLMSpec, build_tiny_qwen_vl, build_tiny_vlm, ensure_tiny_vlm
 from ctxbench.sources.images import put_image
@@ -146,7 +147,8 @@ def test_qwen2_5_vl_backend_and_one_harness_eval_batch(qwen25, prompts, root):
     """A random-init Qwen2.5-VL (3-D rope, window attention, its own processor) through the backend
     and then one eval batch of the embedded VQA suite through the harness: generate + choice scoring,
     rows in DuckDB."""
-    from ctxbench.eval.harness import EvalConfig, run_eval
+    from ctxbench.eval.config import EvalConfig
+    from ctxbench.eval.harness import run_eval
     from ctxbench.models.hf.vision import HFVLMBackend
     from ctxbench.store.read import connect_readonly
 

@@ -13,6 +13,8 @@ import pytest
 
 from ctxbench.core.errors import CtxbenchError, DataError
 from ctxbench.pairs import Pair, choice_parts, choice_prompt, load_pairs, pair_fingerprint, save_pairs
+from ctxbench.pairs.common import split_for
+from ctxbench.pairs.domains import build_pairs, pairs_config
 from ctxbench.pairs.image.build import IMAGE_STAGES, new_ledger, run_image_cascade
 from ctxbench.pairs.image.edit import (
     EditResult,
@@ -24,7 +26,6 @@ from ctxbench.pairs.image.edit import (
 )
 from ctxbench.pairs.image.scenes import FAMILIES, sample_scene
 from ctxbench.pairs.image.similarity import Embedder
-from ctxbench.pairs.trajectory.build import build_pairs, pairs_config, split_for
 from ctxbench.sources.images import load_image
 
 SMALL = {"domain": "image", "scenes_per_family": 8, "easyvqa_images": 80, "similarity_charts": 10, "max_pairs": 200,

@@ -11,6 +11,8 @@ import pytest
 
 from ctxbench.core.errors import ConfigError
 from ctxbench.pairs.base import choice_prompt, load_pairs
+from ctxbench.pairs.common import split_for
+from ctxbench.pairs.domains import build_pairs, pairs_config
 from ctxbench.pairs.filters import (
     STAGES,
     Ledger,
@@ -21,7 +23,6 @@ from ctxbench.pairs.filters import (
     skeleton,
     value_matches,
 )
-from ctxbench.pairs.trajectory.build import build_pairs, pairs_config, split_for
 
 
 def chars4(s: str) -> int:

@@ -32,6 +32,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ctxbench.core.atomic import write_json
 from ctxbench.core.errors import CtxbenchError, DataError
 
 RUNNER_MODULE = "ctxbench.integrations.vlmeval.runner"
@@ -126,11 +127,7 @@ def make_job(benchmark: str, model: str, data_path: str | None, work_dir: Path, 
 
 def write_job(job: BridgeJob) -> Path:
     path = Path(job.work_dir) / f"{job.model_name}_{job.dataset}.job.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(job), indent=2, sort_keys=True))
-    os.replace(tmp, path)
-    return path
+    return write_json(path, asdict(job), indent=2, sort_keys=True)
 
 
 def runner_command(job_file: Path, python: str | None = None) -> list[str]:
@@ -242,7 +239,8 @@ def ingest_predictions(pred_file: str | Path, benchmark: str, root: Path, *, dat
     from ctxbench.core.config import config_hash
     from ctxbench.core.hashing import stable_hash
     from ctxbench.core.versions import lib_versions_json
-    from ctxbench.eval.harness import BenchResult, EvalReport, _item_row, _now, item_uid
+    from ctxbench.eval.harness import BenchResult, EvalReport
+    from ctxbench.eval.rows import bench_item_row, run_row, sample_row, scored_fields
     from ctxbench.store.shards import write_shard
 
     bench = get_benchmark(benchmark_for(benchmark))
@@ -258,11 +256,10 @@ def ingest_predictions(pred_file: str | Path, benchmark: str, root: Path, *, dat
     chash = config_hash(resolved)
     run_id = "vlmeval-" + stable_hash([ckpt_id, chash], 16)
     lib = lib_versions_json()
-    run_row = {"run_id": run_id, "kind": "eval", "created_at": _now(), "name": name or model, "model": model,
-               "ckpt_id": ckpt_id, "config_hash": chash, "config_json": json.dumps(resolved, sort_keys=True),
-               "lib_versions": lib}
-    write_shard(root, "runs", [{**run_row, "status": "started"}], name=f"{run_id}-0start")
-    write_shard(root, "items", [_item_row(bench, it) for it in items],
+    run = dict(kind="eval", name=name or model, model=model, ckpt_id=ckpt_id, config_hash=chash, config=resolved,
+               lib_versions=lib)
+    write_shard(root, "runs", [run_row(run_id, status="started", **run)], name=f"{run_id}-0start")
+    write_shard(root, "items", [bench_item_row(bench, it) for it in items],
                 name=f"{run_id}-items-{bench.name}-{stable_hash([it.item_id for it in items], 8)}")
     gen_hash = stable_hash(gen)
     rows, n_correct, n_fail, n_err = [], 0, 0, 0
@@ -276,18 +273,12 @@ def ingest_predictions(pred_file: str | Path, benchmark: str, root: Path, *, dat
         n_correct += bool(sc and sc.correct)
         n_fail += not (sc and sc.parse_ok)
         n_err += err is not None
-        rows.append({
-            "key": stable_hash([ckpt_id, bench.key, it.item_id, it.prompt_hash, "vlmeval", gen], 24),
-            "run_id": run_id, "ckpt_id": ckpt_id, "benchmark": bench.name, "benchmark_version": bench.version,
-            "item_id": it.item_id, "item_uid": item_uid(bench, it), "prompt_hash": it.prompt_hash,
-            "gen_hash": gen_hash, "config_hash": chash, "sample_idx": 0, "output": text,
-            "extracted": sc.extracted if sc else None, "correct": bool(sc.correct) if sc else False,
-            "score": float(sc.score) if sc else 0.0, "parse_ok": bool(sc.parse_ok) if sc else False,
-            "latency_s": None, "n_new_tokens": None, "error": err, "lib_versions": lib, "created_at": _now(),
-        })
+        rows.append(sample_row(run_id=run_id, ckpt_id=ckpt_id, benchmark=bench.name, version=bench.version,
+                               item_id=it.item_id, prompt_hash=it.prompt_hash, gen_hash=gen_hash, config_hash=chash,
+                               lib_versions=lib, output=text, error=err, **scored_fields(sc)))
     if rows:
         write_shard(root, "samples", rows, name=f"{run_id}-{bench.name}-samples")
-    write_shard(root, "runs", [{**run_row, "status": "complete"}], name=f"{run_id}-1complete")
+    write_shard(root, "runs", [run_row(run_id, status="complete", **run)], name=f"{run_id}-1complete")
     if ingest:
         from ctxbench.store.ingest import ingest as do_ingest
 
@@ -295,37 +286,6 @@ def ingest_predictions(pred_file: str | Path, benchmark: str, root: Path, *, dat
     n = len(rows)
     mean = sum(r["score"] for r in rows) / n if n else float("nan")
     return EvalReport(run_id, ckpt_id, [BenchResult(bench.name, n, n_correct, n_fail, n_err, n, mean)])
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-
-
-def run_cli(args) -> int:
-    """`ctxbench eval --vlmeval NAME [--vlmeval-preds FILE]` (see commands/eval.py)."""
-    from ctxbench.commands import root_of
-    from ctxbench.commands.eval import parse_data_args
-
-    bench = benchmark_for(args.vlmeval)
-    given = parse_data_args(args.data, [bench])
-    data = given.get(bench) or given.get(args.vlmeval)
-    model = f"hf:{args.ckpt}" if args.ckpt else (args.model or "tiny-vlm")
-    root = root_of(args)
-    if getattr(args, "vlmeval_preds", None):  # a file VLMEvalKit wrote elsewhere: identity from the flags or the file
-        named = args.ckpt or args.model
-        ckpt_id = f"vlmeval:{model}" if named else f"vlmeval:{Path(args.vlmeval_preds).name}"
-        report = ingest_predictions(args.vlmeval_preds, bench, root, data_path=data, ckpt_id=ckpt_id, model=model,
-                                    gen_info={"pred_file": Path(args.vlmeval_preds).name},
-                                    ingest=not args.no_ingest)
-        print(report.table())
-        return 0
-    job = make_job(bench, model, data, root / "vlmeval", backend=args.backend or "hf", dtype=args.dtype or "float32",
-                   batch_size=args.batch_size or 8, max_new_tokens=args.max_new_tokens, limit=args.limit)
-    result = run_vlmeval(job)
-    report = ingest_predictions(result["pred_file"], bench, root, data_path=data, ckpt_id=result["ckpt_id"],
-                                model=model, gen_info={"dataset": job.dataset, "max_new_tokens": job.max_new_tokens,
-                                                       "limit": job.limit}, ingest=not args.no_ingest)
-    print(report.table())
-    return 0
 
 
 __all__ = [
@@ -339,7 +299,6 @@ __all__ = [
     "model_name_for",
     "read_predictions",
     "require_vlmeval",
-    "run_cli",
     "run_vlmeval",
     "runner_command",
     "runner_env",

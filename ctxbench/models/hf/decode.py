@@ -2,7 +2,7 @@
 
 Why not `model.generate`: on small models the per-step overhead of generate (logits processors,
 stopping criteria that re-decode every row, kwargs plumbing) is a large share of the time
-(reference/peer-baselines.md §5.3, §6). This loop does the same arithmetic per real token: position
+(bench/eval_throughput.py measures this loop against lm-eval's, which calls generate). This loop does the same arithmetic per real token: position
 ids counted from each prompt's first token, LM head on the last position only, finished rows fed the
 pad token. Dense Llama-family models (llama, qwen2, qwen3, mistral) run through dense_forward (a
 preallocated KV slab, right-padded chunked prefill, no padding masks in prefill); every other model

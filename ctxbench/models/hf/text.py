@@ -12,8 +12,6 @@ same samples). Greedy prompts with n > 1 are decoded once and copied.
 
 from __future__ import annotations
 
-import hashlib
-import sys
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -22,7 +20,14 @@ import torch
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import Completion, GenConfig, Prompt
 from ctxbench.models.hf import decode as hf_decode
-from ctxbench.models.loader import BackendOptions, load_model_and_tokenizer
+from ctxbench.models.hf.common import (
+    apply_torch_options,
+    load_model_and_tokenizer,
+    progress_fn,
+    row_seed,
+    stop_and_pad_ids,
+)
+from ctxbench.models.options import BackendOptions
 from ctxbench.models.presets.registry import ResolvedModel
 
 
@@ -50,45 +55,6 @@ def render_with(tokenizer, prompt: Prompt) -> str:
     elif prompt.history:
         text = "".join(f"{m['role']}: {m['content']}\n\n" for m in prompt.history) + f"user: {text}\n\nassistant:"
     return text + prompt.prefill
-
-
-def row_seed(seed: int, text: str, sample: int) -> int:
-    h = hashlib.sha256(f"{seed}\x00{sample}\x00{text}".encode("utf-8")).digest()
-    return int.from_bytes(h[:8], "little") & ((1 << 63) - 1)
-
-
-def _progress_fn(progress, total: int, desc: str):
-    """(update(n), close()) for progress=None/False, True (tqdm on stderr) or a callback."""
-    if callable(progress):
-        return progress, lambda: None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, desc=desc, unit="prompt", file=sys.stderr)
-        return bar.update, bar.close
-    return (lambda n: None), (lambda: None)
-
-
-def stop_and_pad_ids(model, tokenizer) -> tuple[set[int], int]:
-    """The ids that end a completion (the tokenizer's eos plus the generation config's, which may be a
-    list: chat checkpoints stop at <|im_end|> and <|endoftext|> alike) and the pad id (the tokenizer's,
-    else the smallest eos). Text and vision backends must stop on the same ids."""
-    eos = {tokenizer.eos_token_id}
-    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    eos |= set(gen_eos) if isinstance(gen_eos, (list, tuple)) else {gen_eos}
-    eos_ids = {int(e) for e in eos if e is not None}
-    if not eos_ids:
-        raise CtxbenchError("the tokenizer has no eos token; set tokenizer.eos_token before saving")
-    pad = tokenizer.pad_token_id
-    return eos_ids, int(pad if pad is not None else min(eos_ids))
-
-
-def apply_torch_options(options: BackendOptions) -> None:
-    """CPU thread count, and a clear error before any weights load when CUDA is asked for but absent."""
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    if options.device.startswith("cuda") and not torch.cuda.is_available():
-        raise CtxbenchError(f"device {options.device!r} asked for, but torch sees no CUDA device")
 
 
 def kv_bytes_per_token(model) -> int:
@@ -241,7 +207,7 @@ class HFBackend(TextSide):
         order = sorted(range(len(encs)), key=lambda i: -len(encs[i]))
         results: list[list[Completion]] = [[] for _ in encs]
         stop_fn = self._stop_checker(cfg.stop)
-        update, close = _progress_fn(self.progress, len(encs), "generate")
+        update, close = progress_fn(self.progress, len(encs), "generate")
         try:
             lengths = [len(e) + cfg.max_new_tokens for e in encs]
             for batch in plan_batches(order, lengths, per_batch, self.kv_per_token * reps, self.kv_budget):
@@ -291,7 +257,7 @@ class HFBackend(TextSide):
         pairs = self.encode_scoring(prompts, continuations)
         order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + max(map(len, pairs[i][1]), default=0)))
         out: list[list[float]] = [[] for _ in pairs]
-        update, close = _progress_fn(self.progress, len(pairs), "score")
+        update, close = progress_fn(self.progress, len(pairs), "score")
         try:
             for start in range(0, len(order), self.batch_size):
                 batch = order[start:start + self.batch_size]

@@ -32,9 +32,9 @@ import torch
 
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import Completion, GenConfig, Prompt
-from ctxbench.models.hf.text import _progress_fn, apply_torch_options, row_seed, stop_and_pad_ids
-from ctxbench.models.loader import BackendOptions, torch_dtype
+from ctxbench.models.hf.common import apply_torch_options, progress_fn, row_seed, stop_and_pad_ids
 from ctxbench.models.multimodal import image_paths, lm_eval_split, placeholder_for, render_prompt
+from ctxbench.models.options import BackendOptions, torch_dtype
 from ctxbench.models.presets.registry import ResolvedModel, resolve_model
 from ctxbench.sources.images import load_image
 
@@ -240,7 +240,7 @@ class HFVLMBackend:
         texts = [self.render(p) for p in prompts]
         images = [image_paths(p.parts) for p in prompts]
         results: list[list[Completion]] = [[] for _ in prompts]
-        update, close = _progress_fn(self.progress, len(prompts), "generate")
+        update, close = progress_fn(self.progress, len(prompts), "generate")
         try:
             if cfg.temperature > 0:
                 for i in range(len(prompts)):
@@ -276,7 +276,7 @@ class HFVLMBackend:
             imgs = image_paths(prompt.parts)
             rows += [(p, k, head + w, imgs, n) for k, (w, n) in enumerate(zip(wholes, counts)) if n > 0]
         out = [[0.0] * len(c) for c in continuations]
-        update, close = _progress_fn(self.progress, len(prompts), "score")
+        update, close = progress_fn(self.progress, len(prompts), "score")
         try:
             per = max(1, self.batch_size * 4)  # rows (options) scored together
             for s in range(0, len(rows), per):

@@ -1,7 +1,7 @@
 """`ctxbench pairs build --domain image`: image contrastive pairs by editing and by similarity search.
 
 Why both: the paper's 7k image pairs come from generative edits of natural images (~10%) and from
-similarity retrieval among structured images (~90%) (reference/contextrl-method.md §4.2). Offline:
+similarity retrieval among structured images (~90%) (the ContextRL paper, §4.2). Offline:
 
 - edit: generated scenes (ctxbench.pairs.image.scenes) edited by an Editor (ctxbench.pairs.image.edit:
   re-rendering with the decisive object recoloured / moved / resized / reshaped, one bar's value or
@@ -26,8 +26,6 @@ referencing the content-addressed image store (ctxbench.sources.images).
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -36,11 +34,11 @@ from typing import Literal
 
 import numpy as np
 
-from ctxbench.core.config import load_config, to_dict
+from ctxbench.core.config import to_dict
 from ctxbench.core.hashing import stable_hash
 from ctxbench.pairs.base import Pair, load_pairs, save_pairs
+from ctxbench.pairs.common import PairsResult, cached_result, finish_build, split_for, write_pairs_store
 from ctxbench.pairs.filters import Ledger, format_yield
-from ctxbench.pairs.trajectory.build import PairsResult, split_for, write_pairs_store
 
 IMAGE_BUILD_VERSION = "1"
 IMAGE_STAGES = ("source", "counterpart", "verify", "select")
@@ -100,10 +98,6 @@ class ImagePairsConfig:
             raise ValueError("min_cos must be in [-1, 1] and colour_weight in [0, 1]")
         if not 0.0 <= self.max_outside_frac < 1.0:
             raise ValueError("max_outside_frac must be in [0, 1)")
-
-
-def image_pairs_config(data: dict | None = None, /, **overrides) -> ImagePairsConfig:
-    return load_config(ImagePairsConfig, data or {}, **overrides)
 
 
 @dataclass
@@ -335,27 +329,17 @@ def build_image_pairs(cfg: ImagePairsConfig, root, *, progress: bool = True, wri
     """Build (or reuse) the image pairs for `cfg` under `root` (same files as the text builder)."""
     bid = image_build_id(cfg)
     out = Path(root) / "pairs" / f"{cfg.domain}-{bid}"
-    path, ypath = out / "pairs.jsonl", out / "yield.json"
-    if ypath.exists() and path.exists() and not force and editor is None:
-        pairs = load_pairs(path)
-        missing = [p for p in pairs[:50] for q in p.image_paths if not Path(q).exists()]
-        if not missing:  # images live in the shared cache; rebuild when it was cleared
-            done = json.loads(ypath.read_text(encoding="utf-8"))
-            return PairsResult(path, sum(p.split == "train" for p in pairs), sum(p.split == "test" for p in pairs),
-                               done["yield"], bid, done.get("notes", []), done.get("n_rejections", 0), cached=True)
+    done = None if force or editor is not None else cached_result(out, bid)
+    # images live in the shared cache: rebuild when it was cleared
+    if done is not None and not [q for p in load_pairs(done.path)[:50] for q in p.image_paths if not Path(q).exists()]:
+        return done
     ledger = new_ledger()
     pairs = run_image_cascade(cfg, ledger, editor)
-    save_pairs(path, pairs)
+    save_pairs(out / "pairs.jsonl", pairs)
     if write_store:
         # contexts are image parts (stored as JSON); the edit's pixel box / retrieval cosine is the diff
         write_pairs_store(root, cfg, bid, pairs, {p.pair_id: p.meta.get("diff") for p in pairs}, ledger)
-    table = ledger.yield_table()
-    tmp = ypath.with_name(f"yield.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"build_id": bid, "config": to_dict(cfg), "yield": table, "notes": ledger.notes,
-                               "n_rejections": len(ledger.rejections)}, indent=1), encoding="utf-8")
-    os.replace(tmp, ypath)
-    return PairsResult(path, sum(p.split == "train" for p in pairs), sum(p.split == "test" for p in pairs),
-                       table, bid, list(ledger.notes), len(ledger.rejections))
+    return finish_build(out, bid, pairs, ledger, {"config": to_dict(cfg)})
 
 
 def summary(res: PairsResult) -> str:
@@ -363,4 +347,4 @@ def summary(res: PairsResult) -> str:
 
 
 __all__ = ["IMAGE_STAGES", "ImagePairsConfig", "build_image_pairs", "edit_candidates", "image_build_id",
-           "image_pairs_config", "new_ledger", "run_image_cascade", "similarity_candidates"]
+           "new_ledger", "run_image_cascade", "similarity_candidates"]

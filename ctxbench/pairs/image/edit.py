@@ -2,7 +2,7 @@
 
 Why an interface: the paper edits natural images with an instruction-following generative editor and
 keeps an edit only when it changes the answer and stays local to the answer-relevant region
-(reference/contextrl-method.md §4.2). Offline, the edits are made by re-rendering a generated scene
+(the ContextRL paper, §4.2). Offline, the edits are made by re-rendering a generated scene
 (ctxbench.pairs.image.scenes) with the decisive object recoloured, moved or resized, one bar's value
 changed or one label rewritten. A diffusion editor plugs into the same slot on a GPU machine:
 

@@ -2,8 +2,8 @@
 
 Why generated scenes: an edit that changes the answer while keeping the image nearly identical needs
 to know where the decisive object is and what the answer becomes. Rendering from parameters gives
-both exactly, offline, for four families that mirror the paper's sources (reference/contextrl-method
-.md §4.2): easy-VQA-like shapes on a background, a small object placed into a packaged natural image
+both exactly, offline, for four families that mirror the paper's sources (the ContextRL
+paper, §4.2): easy-VQA-like shapes on a background, a small object placed into a packaged natural image
 (V*-style detail), bar charts with value labels (chart QA) and labelled triangles (geometry).
 
 A scene is a frozen dataclass. Each family implements:

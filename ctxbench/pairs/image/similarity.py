@@ -2,8 +2,8 @@
 
 Why: for structured images (charts, diagrams) the paper retrieves pairs instead of editing them:
 embed every image, keep couples (I, I') asked the same question with cos >= 0.85 and different
-answers (reference/contextrl-method.md §4.2). No CLIP/SigLIP-style encoder ships weights in a registry
-package (reference/offline-assets.md §3), so the offline embedder is a classical descriptor:
+answers (the ContextRL paper, §4.2). No CLIP/SigLIP-style encoder ships weights in a registry
+package on the registries this project installs from, so the offline embedder is a classical descriptor:
 
     d(I) = [ sqrt(w) * hist(I) / |hist(I)| ,  sqrt(1 - w) * hog(I) / |hog(I)| ]
 

@@ -1,7 +1,7 @@
 """Contrastive trajectory pairs from the embedded sources: HumanEval execution traces and tau2 tool logs.
 
 Why: ContextRL's agentic pairs are two agent trajectories on the same code that support different
-patches (reference/contextrl-method.md §4.1). The offline analogue here uses real trajectories that
+patches (the ContextRL paper, §4.1). The offline analogue here uses real trajectories that
 ship with the suite:
 
 - HumanEval: the sandboxed trace of a canonical solution on an official test input (C+) against the
@@ -14,19 +14,18 @@ ship with the suite:
 
 This module enumerates candidate couples and applies cascade stages 1-3 (recording every drop in the
 Ledger); ctxbench.pairs.trajectory.build renders them, applies the shortcut filters and writes the pairs.
-`build_pairs`, `pairs_config`, `PairsConfig` and `PairsResult` are re-exported from there.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctxbench.core import paths
+from ctxbench.core.atomic import write_json
 from ctxbench.core.hashing import stable_hash
 from ctxbench.envs.tracing import (
     TRACER_VERSION,
@@ -38,7 +37,7 @@ from ctxbench.envs.tracing import (
     strip_docstrings,
 )
 from ctxbench.pairs.filters import Ledger, Rendered, json_leaves, mask_leaves
-from ctxbench.pairs.trajectory.build import PairsConfig, PairsResult, build_pairs, pairs_config
+from ctxbench.pairs.trajectory.config import TrajectoryPairsConfig
 from ctxbench.sources import assets
 
 SOURCES_VERSION = "2"   # bump when traces, questions or renderings change (pair builds key on it)
@@ -85,7 +84,7 @@ def _usable(events: list[TraceEvent]) -> bool:
     return bool(events) and events[-1].kind == "return" and events[-1].depth == 0
 
 
-def _plan(problem: dict, cfg: PairsConfig) -> tuple[str, list[str], list[tuple[str, str]], Path]:
+def _plan(problem: dict, cfg: TrajectoryPairsConfig) -> tuple[str, list[str], list[tuple[str, str]], Path]:
     source = strip_docstrings(problem["prompt"] + problem["canonical_solution"])
     calls = literal_calls(problem["test"])[:10]
     mutants = mutate_program(source, seed=int(stable_hash(problem["task_id"], 8), 16))[:cfg.mutants_per_problem]
@@ -118,7 +117,7 @@ def _trace_problems(batch: list[tuple[dict, str, list[str], list[tuple[str, str]
     return out
 
 
-def humaneval_material(problems, cfg: PairsConfig, progress: bool = True) -> list[dict]:
+def humaneval_material(problems, cfg: TrajectoryPairsConfig, progress: bool = True) -> list[dict]:
     """Per problem: official inputs, traces of the original on usable inputs, mutant traces on the
     base inputs. Computed in batches in the sandbox once, then read from the cache."""
     from tqdm.auto import tqdm
@@ -129,10 +128,7 @@ def humaneval_material(problems, cfg: PairsConfig, progress: bool = True) -> lis
     for i in range(0, len(todo), 16):
         chunk = todo[i:i + 16]
         for (p, _, _, _, path), data in zip(chunk, _trace_problems([pl[:4] for pl in chunk], cfg.inputs_per_problem)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(data), encoding="utf-8")
-            os.replace(tmp, path)
+            write_json(path, data)
         bar.update(len(chunk))
     bar.close()
     return [json.loads(pl[4].read_text(encoding="utf-8")) for pl in plans]
@@ -234,7 +230,7 @@ def _trace_questions(pos: list[TraceEvent], neg: list[TraceEvent], ep: str, rng:
     return out
 
 
-def humaneval_candidates(cfg: PairsConfig, ledger: Ledger, progress: bool = True) -> Iterator[Candidate]:
+def humaneval_candidates(cfg: TrajectoryPairsConfig, ledger: Ledger, progress: bool = True) -> Iterator[Candidate]:
     """Stages 1-3 for HumanEval couples: (original, mutant) on a base input, (input i, input j) of the
     original program."""
     problems = list(assets.humaneval_problems())
@@ -356,7 +352,7 @@ def _tau2_options(pos_steps, neg_steps, i: int, answers: tuple[str, ...]):
     return options
 
 
-def tau2_candidates(cfg: PairsConfig, ledger: Ledger, split_for: Callable[[str], str]) -> Iterator[Candidate]:
+def tau2_candidates(cfg: TrajectoryPairsConfig, ledger: Ledger, split_for: Callable[[str], str]) -> Iterator[Candidate]:
     """Stages 1-3 for tau2 couples: two tasks of one domain (same split), same tool sequence, a fact of
     one step's result that differs."""
     from ctxbench.envs.tau2.replay import replay_all
@@ -395,5 +391,5 @@ def tau2_candidates(cfg: PairsConfig, ledger: Ledger, split_for: Callable[[str],
                                         {"tool": s.name, "step": i + 1, "n_steps": len(sp)})
 
 
-__all__ = ["CAPS", "LABELS", "SOURCES_VERSION", "Candidate", "PairsConfig", "PairsResult", "build_pairs",
-           "humaneval_candidates", "humaneval_material", "pairs_config", "tau2_candidates", "trace_cache_root"]
+__all__ = ["CAPS", "LABELS", "SOURCES_VERSION", "Candidate", "humaneval_candidates", "humaneval_material",
+           "tau2_candidates", "trace_cache_root"]
