@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ctxbench.commands.eval import parse_data_args
     from ctxbench.core.config import load_config
-    from ctxbench.eval.harness import EvalConfig
+    from ctxbench.eval.config import EvalConfig
     from ctxbench.integrations.lmeval.export import export_lmeval
 
     benches = [b.strip() for b in (args.benchmarks or "").split(",") if b.strip()]

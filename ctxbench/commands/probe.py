@@ -35,13 +35,14 @@ def probe_rows(cfg, root: Path, backend, run_id: str) -> list[dict]:
     harness computes them, so rows of other limits or pair files in the same run are not mixed in)."""
     from ctxbench.benchmarks import get_benchmark
     from ctxbench.benchmarks.base import LoadContext
-    from ctxbench.eval.harness import load_items, sample_key
+    from ctxbench.eval.harness import load_items
+    from ctxbench.eval.rows import bench_sample_key
     from ctxbench.store.shards import read_table
 
     bench = get_benchmark("probe")
     ctx = LoadContext(max_context_tokens=backend.max_context_tokens, count_tokens=backend.count_tokens,
                       data_path=cfg.data.get("probe"))
-    keys = {sample_key(run_id, bench, it): it.item_id
+    keys = {bench_sample_key(run_id, bench, it): it.item_id
             for it in load_items(bench, cfg, ctx)}
     df = read_table(root, "samples", {"run_id": run_id})
     df = df[df["key"].isin(list(keys))].drop_duplicates("key")
@@ -64,14 +65,15 @@ def run_probe(cfg, root: Path, backend=None, progress: bool = True, ingest: bool
 def run(args: argparse.Namespace) -> int:
     from ctxbench.commands import root_of
     from ctxbench.core.config import load_config
-    from ctxbench.eval.harness import EvalConfig
+    from ctxbench.eval.config import EvalConfig
 
     root = root_of(args)
     pairs = args.pairs
     if not pairs:
-        from ctxbench.pairs.trajectory.build import PairsConfig, build_pairs
+        from ctxbench.pairs.domains import build_pairs
+        from ctxbench.pairs.trajectory.config import TrajectoryPairsConfig
 
-        res = build_pairs(PairsConfig(), root, progress=not args.quiet)
+        res = build_pairs(TrajectoryPairsConfig(), root, progress=not args.quiet)
         print(f"pairs: default trajectory build {res.build_id} ({res.n_test} held-out) -> {res.path}")
         pairs = str(res.path)
     elif not Path(pairs).exists():

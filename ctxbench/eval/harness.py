@@ -13,13 +13,11 @@ Why this shape:
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 from ctxbench.benchmarks import get_benchmark, resolve_benchmarks
 from ctxbench.benchmarks.base import Benchmark, Item, LoadContext, split_of, spread_subset
@@ -27,33 +25,10 @@ from ctxbench.core.config import config_hash, to_dict
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import stable_hash
 from ctxbench.core.versions import lib_versions_json
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """What to evaluate and how. Resolved and hashed into the run id (without `limit`, so a larger
-    `--limit` later reuses what a smaller one computed)."""
-
-    model: str = "tiny"  # preset name or hf:PATH
-    backend: Literal["hf", "vllm", "auto"] = "hf"
-    suite: str | None = None
-    benchmarks: tuple[str, ...] = ()
-    limit: int | None = None
-    split: Literal["all", "train", "test"] = "all"
-    batch_size: int = 8
-    dtype: Literal["float32", "bfloat16"] = "float32"
-    scoring: Literal["auto", "generate", "choice"] = "auto"
-    max_new_tokens: int | None = None  # override each benchmark's own default
-    data: dict[str, str] = field(default_factory=dict)  # benchmark name -> local data path
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError("limit must be >= 1")
-        if not self.suite and not self.benchmarks:
-            raise ValueError("give a suite or at least one benchmark")
+from ctxbench.eval.config import EvalConfig
+from ctxbench.eval.rows import bench_item_row, bench_sample_key, run_row, sample_row, scored_fields
+from ctxbench.models.presets.registry import canonical_spec
+from ctxbench.pairs.base import pick_letter
 
 
 @dataclass
@@ -102,13 +77,6 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def item_uid(bench: Benchmark, item: Item) -> str:
-    """The store's identity of one rendered item (benchmark@version, item id, prompt hash)."""
-    from ctxbench.store.schema import item_uid as uid
-
-    return uid(bench.name, bench.version, item.item_id, item.prompt_hash)
-
-
 def gen_settings(bench: Benchmark, cfg: EvalConfig, item: Item):
     """(mode, GenConfig) for one item: choice scoring when the item has choices and the benchmark or
     config asks for it, else greedy generation with the benchmark's own length and stop strings."""
@@ -120,15 +88,6 @@ def gen_settings(bench: Benchmark, cfg: EvalConfig, item: Item):
     gen = GenConfig(max_new_tokens=cfg.max_new_tokens or bench.gen.max_new_tokens, stop=tuple(bench.gen.stop),
                     temperature=0.0, seed=cfg.seed)
     return mode, gen
-
-
-def sample_key(run_id: str, bench: Benchmark, item: Item) -> str:
-    """Key of an item's greedy sample within a run. Run-scoped on purpose: the run id fixes the
-    checkpoint and the resolved config (hence mode and decoding), and two runs that score the same
-    checkpoint (the base and an arm whose weights did not move) must each keep their own rows."""
-    from ctxbench.store.schema import sample_key as key
-
-    return key(run_id, item_uid(bench, item), 0)
 
 
 def load_items(bench: Benchmark, cfg: EvalConfig, ctx: LoadContext) -> list[Item]:
@@ -181,29 +140,24 @@ def run_eval(cfg: EvalConfig, root: Path, backend=None, progress: bool = True, i
 
         backend = load_backend(cfg.model, backend=cfg.backend, dtype=cfg.dtype, batch_size=cfg.batch_size)
     ckpt_id = backend.identity
-    resolved = to_dict(replace(cfg, limit=None))
+    model = canonical_spec(cfg.model)  # hf:runs/x and hf:/abs/runs/x are one checkpoint, one run
+    resolved = to_dict(replace(cfg, model=model, limit=None))
     resolved["benchmark_versions"] = [b.key for b in benches]
     resolved["labels"] = dict(extra_run or {})  # the same checkpoint scored for two arms stays two runs
     chash = config_hash(resolved)
     run_id = "eval-" + stable_hash([ckpt_id, chash], 16)
     lib = lib_versions_json()
-    write_shard(root, "runs", [{
-        "run_id": run_id, "kind": "eval", "created_at": _now(), "name": name or cfg.model, "model": cfg.model,
-        "ckpt_id": ckpt_id, "config_hash": chash, "config_json": json.dumps(resolved, sort_keys=True),
-        "lib_versions": lib, "status": "started", **(extra_run or {}),
-    }], name=f"{run_id}-0start")
+    run = dict(kind="eval", name=name or cfg.model, model=model, ckpt_id=ckpt_id, config_hash=chash, config=resolved,
+               lib_versions=lib, **(extra_run or {}))
+    write_shard(root, "runs", [run_row(run_id, status="started", **run)], name=f"{run_id}-0start")
     done = set(read_keys(root, "samples", run_id))
     results = []
     for bench in benches:
         items = load_bench_items(bench, cfg, backend)
-        write_shard(root, "items", [_item_row(bench, it) for it in items],
+        write_shard(root, "items", [bench_item_row(bench, it) for it in items],
                     name=f"{run_id}-items-{bench.name}-{stable_hash([it.item_id for it in items], 8)}")
         results.append(_eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, done, progress))
-    write_shard(root, "runs", [{
-        "run_id": run_id, "kind": "eval", "created_at": _now(), "name": name or cfg.model, "model": cfg.model,
-        "ckpt_id": ckpt_id, "config_hash": chash, "config_json": json.dumps(resolved, sort_keys=True),
-        "lib_versions": lib, "status": "complete", **(extra_run or {}),
-    }], name=f"{run_id}-1complete")
+    write_shard(root, "runs", [run_row(run_id, status="complete", **run)], name=f"{run_id}-1complete")
     if ingest:
         from ctxbench.store.ingest import ingest as do_ingest
 
@@ -217,7 +171,7 @@ def _eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, d
     keyed = []
     for it in items:
         mode, gen = gen_settings(bench, cfg, it)
-        keyed.append((it, mode, gen, sample_key(run_id, bench, it)))
+        keyed.append((it, mode, gen, bench_sample_key(run_id, bench, it)))
     by_id = {it.item_id: (it, mode, gen, key) for it, mode, gen, key in keyed}
     batches = make_batches(items, cfg.batch_size)
     pending = [[by_id[it.item_id] for it in b if by_id[it.item_id][3] not in done] for b in batches]
@@ -277,8 +231,7 @@ def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]
         try:
             prompt = Prompt(tuple(it.prompt), it.prefill)
             lps = backend.score_continuations(prompt, choice_continuations(backend.render(prompt), it.choices))
-            best = max(range(len(lps)), key=lambda j: lps[j])
-            outputs[i] = (it.choices[best], 0, None)
+            outputs[i] = (pick_letter(lps, it.choices), 0, None)  # the trainers' selection rule
         except Exception as e:
             outputs[i] = ("", 0, f"{type(e).__name__}: {e}")
     latency = (time.perf_counter() - t0) / len(batch)
@@ -291,15 +244,12 @@ def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]
                 sc, err = None, f"score: {type(e).__name__}: {e}"
         else:
             sc = None
-        rows.append({
-            "key": key, "run_id": run_id, "ckpt_id": ckpt_id, "benchmark": bench.name,
-            "benchmark_version": bench.version, "item_id": it.item_id, "item_uid": item_uid(bench, it),
-            "prompt_hash": it.prompt_hash, "gen_hash": stable_hash([mode, to_dict(gen)]), "config_hash": chash,
-            "sample_idx": 0, "output": text, "extracted": sc.extracted if sc else None,
-            "correct": bool(sc.correct) if sc else False, "score": float(sc.score) if sc else 0.0,
-            "parse_ok": bool(sc.parse_ok) if sc else False, "latency_s": latency, "n_new_tokens": n_new,
-            "error": err, "lib_versions": lib, "created_at": _now(),
-        })
+        row = sample_row(run_id=run_id, ckpt_id=ckpt_id, benchmark=bench.name, version=bench.version,
+                         item_id=it.item_id, prompt_hash=it.prompt_hash, gen_hash=stable_hash([mode, to_dict(gen)]),
+                         config_hash=chash, lib_versions=lib, output=text, error=err, latency_s=latency,
+                         n_new_tokens=n_new, **scored_fields(sc))
+        assert row["key"] == key, "the pending key and the stored key are one recipe"
+        rows.append(row)
     return rows
 
 
@@ -310,24 +260,9 @@ def choice_continuations(rendered_prompt: str, choices) -> list[str]:
     return [sep + c for c in choices]
 
 
-def _item_row(bench: Benchmark, it: Item) -> dict:
-    return {
-        "item_uid": item_uid(bench, it), "benchmark": bench.name, "benchmark_version": bench.version,
-        "item_id": it.item_id, "prompt_hash": it.prompt_hash,
-        "prompt_json": json.dumps({"parts": list(it.prompt), "prefill": it.prefill, "choices": it.choices}),
-        "answer": it.answer, "meta_json": json.dumps(it.meta, default=str, sort_keys=True),
-    }
-
-
 def _bar(total: int, desc: str, progress: bool):
     if not progress or total == 0:
         return None
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="item", dynamic_ncols=True)
-
-
-def _now():
-    import datetime as _dt
-
-    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)

@@ -13,7 +13,6 @@ model loads.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -40,10 +39,6 @@ def _bench(name: str):
     if name not in BENCHES:
         raise CtxbenchError(f"unknown SWE-bench variant {name!r}{did_you_mean(name, BENCHES)}; valid: {', '.join(BENCHES)}")
     return get_benchmark(name)
-
-
-def _now():
-    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
 
 
 # ------------------------------------------------------------------------------------------ run
@@ -216,7 +211,7 @@ def store_import(root: Path, preds, report, benchmark: str = "swe-bench-verified
     importing the same files again replaces the same rows. With `data` (the instance file) the items
     are stored too, keyed like `ctxbench eval` keys them."""
     from ctxbench.core.versions import lib_versions_json
-    from ctxbench.eval.harness import item_uid
+    from ctxbench.eval.rows import bench_item_row, now, run_row, sample_row
     from ctxbench.store.shards import write_shard
 
     bench = _bench(benchmark)
@@ -239,33 +234,22 @@ def store_import(root: Path, preds, report, benchmark: str = "swe-bench-verified
         absent = [r["item_id"] for r in rows if r["item_id"] not in items]
         if absent:
             raise DataError(f"{preds}: instances absent from {data}: {', '.join(absent[:5])} (wrong --benchmark or data?)")
-        write_shard(root, "items", [{
-            "item_uid": item_uid(bench, it), "benchmark": bench.name, "benchmark_version": bench.version,
-            "item_id": it.item_id, "prompt_hash": it.prompt_hash,
-            "prompt_json": json.dumps({"parts": list(it.prompt), "prefill": it.prefill, "choices": it.choices}),
-            "answer": it.answer, "meta_json": json.dumps(it.meta, default=str, sort_keys=True),
-        } for it in (items[r["item_id"]] for r in rows)], name=f"{run_id}-items")
-    now = _now()
-    write_shard(root, "runs", [{
-        "run_id": run_id, "kind": "import", "created_at": now, "name": name or f"{benchmark}:{models[0]}",
-        "model": models[0], "ckpt_id": ckpt, "config_hash": chash, "config_json": json.dumps(resolved, sort_keys=True),
-        "lib_versions": lib, "status": "complete",
-    }], name=f"{run_id}-run")
+        write_shard(root, "items", [bench_item_row(bench, items[r["item_id"]]) for r in rows], name=f"{run_id}-items")
+    at = now()
+    write_shard(root, "runs", [run_row(run_id, kind="import", created_at=at, name=name or f"{benchmark}:{models[0]}",
+                                       model=models[0], ckpt_id=ckpt, config_hash=chash, config=resolved,
+                                       lib_versions=lib, status="complete")], name=f"{run_id}-run")
     errors = {"error": "swebench: error (patch did not apply or the tests crashed)",
               "not_evaluated": "not evaluated by the swebench harness"}
     samples = []
     for r in rows:
         it = items.get(r["item_id"])
         patch = r["output"]
-        samples.append({
-            "key": stable_hash([run_id, r["item_id"], 0], 32), "run_id": run_id, "ckpt_id": ckpt,
-            "benchmark": bench.name, "benchmark_version": bench.version, "item_id": r["item_id"],
-            "item_uid": item_uid(bench, it) if it is not None else None,
-            "prompt_hash": it.prompt_hash if it is not None else None, "config_hash": chash, "sample_idx": 0,
-            "output": patch, "extracted": patch if patch.strip() else None, "correct": r["correct"],
-            "score": r["score"], "parse_ok": bool(patch.strip()), "error": errors.get(r["status"]),
-            "lib_versions": lib, "created_at": now,
-        })
+        samples.append(sample_row(
+            run_id=run_id, ckpt_id=ckpt, benchmark=bench.name, version=bench.version, item_id=r["item_id"],
+            prompt_hash=it.prompt_hash if it is not None else None, config_hash=chash, lib_versions=lib,
+            output=patch, extracted=patch if patch.strip() else None, correct=r["correct"], score=r["score"],
+            parse_ok=bool(patch.strip()), error=errors.get(r["status"]), created_at=at))
     write_shard(root, "samples", samples, name=f"{run_id}-samples")
     if ingest:
         from ctxbench.store.ingest import ingest as do_ingest

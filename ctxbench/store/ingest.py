@@ -1,6 +1,6 @@
 """Ingest: fold new shards into the DuckDB database. The only code that writes DuckDB.
 
-Why this shape (reference/style-and-reliability.md B.3):
+Why this shape (readers must never see a lock error or half an ingest; docs/architecture.md, Store):
 - A DuckDB process holding the file read-write blocks every other process from opening it, even
   read-only. So ingest never writes the live file: it copies it to a private temporary file (or
   starts a fresh one), writes there, CHECKPOINTs, closes, fsyncs and `os.replace`s it over the live
@@ -10,6 +10,10 @@ Why this shape (reference/style-and-reliability.md B.3):
   (mtime, then name, then row order), and existing rows with those keys are deleted before insert.
 - A manifest table (`_ingested`: shard path, size, mtime, sha256, rows) remembers what was folded
   in, so re-running costs a `stat` per shard; a shard rewritten under the same name is re-read.
+- The database records the store schema version it was built at (`_meta`); a database of an older
+  version is rebuilt from the shards, and shards written before a version change have their derived
+  columns (keys, item uids) recomputed as they are read (schema.derive), so old and new rows of the
+  same sample share one key and are never stored twice.
 - A `fcntl` lock serialises ingests; a crashed ingest leaves only its temporary file, which the next
   one deletes. `rebuild` builds the database from the shards alone: shards are the source of truth.
 """
@@ -24,15 +28,17 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ctxbench.core.atomic import fsync_dir, is_temp
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import file_sha256
 from ctxbench.core.paths import db_path, run_root
-from ctxbench.store.schema import TABLES, create_sql
-from ctxbench.store.shards import _fsync_dir, corrupt_error, is_temp, iter_shards, shards_dir
+from ctxbench.store.schema import DERIVED, SCHEMA_VERSION, TABLES, create_sql
+from ctxbench.store.shards import corrupt_error, iter_shards, read_shard, shard_version, shards_dir
 
 MANIFEST = "_ingested"
 MANIFEST_SQL = (f"CREATE TABLE IF NOT EXISTS {MANIFEST} (path VARCHAR, table_name VARCHAR, size BIGINT, "
                 "mtime_ns BIGINT, sha256 VARCHAR, n_rows BIGINT, ingested_at TIMESTAMP)")
+META = "_meta"  # key/value facts about the database itself (schema_version)
 BATCH_FILES = 64
 STALE_SHARD_TMP_S = 24 * 3600
 
@@ -109,6 +115,12 @@ def _live_manifest(db: Path) -> dict[str, tuple] | None:
                                             ).fetchall()}
         if MANIFEST not in tables or not set(TABLES) <= tables:
             return None
+        version = (con.execute(f"SELECT v FROM {META} WHERE k = 'schema_version'").fetchall()
+                   if META in tables else [])
+        if not version or int(version[0][0]) != SCHEMA_VERSION:
+            print(f"ctxbench ingest: the database is at store schema {version[0][0] if version else 1}, this "
+                  f"ctxbench writes {SCHEMA_VERSION}; rebuilding it from the shards", file=sys.stderr)
+            return None
         return _read_manifest(con)
     finally:
         con.close()
@@ -129,6 +141,9 @@ def _cleanup(root: Path, db: Path) -> None:
 def _prepare(con) -> None:
     """Create missing tables and add columns declared since the database was built."""
     con.execute(MANIFEST_SQL)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {META} (k VARCHAR, v VARCHAR)")
+    con.execute(f"DELETE FROM {META} WHERE k = 'schema_version'")
+    con.execute(f"INSERT INTO {META} VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     for name, decl in TABLES.items():
         con.execute(create_sql(name))
         have = {r[0] for r in con.execute(
@@ -144,7 +159,7 @@ def _ingest_batch(con, root: Path, table: str, files: list[Path]) -> None:
 
     decl = TABLES[table]
     present: set[str] = set()
-    manifest_rows = []
+    manifest_rows, old = [], []
     for p in files:  # stat + hash *before* reading: a shard replaced meanwhile is re-read next time
         st = p.stat()
         sha = file_sha256(p)
@@ -154,19 +169,28 @@ def _ingest_batch(con, root: Path, table: str, files: list[Path]) -> None:
             raise corrupt_error(p, e) from None
         present.update(md.schema.names)
         manifest_rows.append((_rel(root, p), table, st.st_size, st.st_mtime_ns, sha, md.num_rows))
+        if table in DERIVED and shard_version(md.schema.to_arrow_schema()) < SCHEMA_VERSION:
+            old.append(p)
     sel = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' if c in present else f'CAST(NULL AS {t}) AS "{c}"'
                     for c, t in decl.columns.items())
     key = ", ".join(f'"{k}"' for k in decl.key)
     paths = [str(p) for p in files]
+    new = [str(p) for p in files if p not in old]
+    sources, params = [], []
+    if new:
+        sources.append("SELECT * FROM read_parquet(?, filename=true, file_row_number=true, union_by_name=true)")
+        params.append(new)
+    if old:  # rows of older shards, their derived columns recomputed (see the module docstring)
+        con.register("__old", _old_rows(table, old))
+        sources.append("SELECT * FROM __old")
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE __stage AS SELECT {sel} FROM (
-                  SELECT s.*, o.ord FROM read_parquet(?, filename=true, file_row_number=true,
-                                                      union_by_name=true) s
+                  SELECT s.*, o.ord FROM ({" UNION ALL BY NAME ".join(sources)}) s
                   JOIN (SELECT unnest(?) AS filename, unnest(?) AS ord) o USING (filename)
                   QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY o.ord DESC,
                                              s.file_row_number DESC) = 1)""",
-            [paths, paths, list(range(len(paths)))])
+            [*params, paths, list(range(len(paths)))])
     except Exception as e:  # name the file when DuckDB can read one of them but not all
         for p in files:
             try:
@@ -179,9 +203,24 @@ def _ingest_batch(con, root: Path, table: str, files: list[Path]) -> None:
     cols = ", ".join(f'"{c}"' for c in decl.columns)
     con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM __stage')
     con.execute("DROP TABLE __stage")
+    if old:
+        con.unregister("__old")
     con.execute(f"DELETE FROM {MANIFEST} WHERE path IN (SELECT unnest(?::VARCHAR[]))",
                 [[r[0] for r in manifest_rows]])
     con.executemany(f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)", manifest_rows)
+
+
+def _old_rows(table: str, files: list[Path]):
+    """Rows of pre-current-schema shards as one Arrow table, upgraded, with the `filename` and
+    `file_row_number` columns read_parquet adds (the stage orders rows by them)."""
+    import pyarrow as pa
+
+    parts = []
+    for p in files:
+        t = read_shard(p, table)  # recomputes the derived columns of an old shard
+        t = t.append_column("filename", pa.array([str(p)] * t.num_rows, pa.string()))
+        parts.append(t.append_column("file_row_number", pa.array(range(t.num_rows), pa.int64())))
+    return pa.concat_tables(parts)
 
 
 def _count(con, table: str) -> int:
@@ -249,7 +288,7 @@ def ingest(root=None, *, fresh: bool = False, progress: bool = True, lock_timeou
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, db)
-            _fsync_dir(db.parent)
+            fsync_dir(db.parent)
         finally:
             tmp.unlink(missing_ok=True)
             tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)

@@ -75,7 +75,7 @@ TABLES: dict[str, Table] = {
         },
         key=("key",),
         # "Every row carries the run's resolved-config hash, benchmark name@version, checkpoint
-        # identity, and library versions" (DESIGN.md, Store).
+        # identity, and library versions" (docs/architecture.md).
         required=("run_id", "ckpt_id", "benchmark", "benchmark_version", "item_id", "config_hash",
                   "sample_idx", "lib_versions"),
     ),
@@ -125,6 +125,36 @@ def create_sql(name: str) -> str:
     """CREATE TABLE IF NOT EXISTS for one table (no constraint: ingest enforces the key)."""
     cols = ", ".join(f'"{c}" {t}' for c, t in table(name).columns.items())
     return f'CREATE TABLE IF NOT EXISTS "{name}" ({cols})'
+
+
+# The store's schema version, written into every shard's Parquet metadata and into the database.
+# Changelog:
+#   1  (no marker) the first layout.
+#   2  one key recipe for every writer: samples.key = sample_key(run_id, item_uid, sample_idx) and
+#      item_uid = item_uid(benchmark, version, item_id, prompt_hash) for the harness, lm-eval, VLMEvalKit
+#      and SWE-bench rows alike (the bridges had their own recipes); eval run ids hash the canonical
+#      checkpoint spec (resolved absolute path), not its spelling. Shards written before carry no marker:
+#      their derived columns are recomputed when read (`derive`), and a database built at version 1 is
+#      rebuilt from the shards by the next ingest, so old and new rows never sit side by side.
+SCHEMA_VERSION = 2
+SCHEMA_META_KEY = "ctxbench.schema"
+
+# Columns that are functions of other columns of the same row, by table: recomputed from old shards.
+DERIVED: dict[str, tuple[str, ...]] = {"items": ("item_uid",), "samples": ("item_uid", "key")}
+DERIVED_FROM: dict[str, tuple[str, ...]] = {
+    "items": ("benchmark", "benchmark_version", "item_id", "prompt_hash"),
+    "samples": ("run_id", "benchmark", "benchmark_version", "item_id", "prompt_hash", "sample_idx"),
+}
+
+
+def derive(table_name: str, row: Mapping) -> dict:
+    """The derived columns of one row of `table_name` (DERIVED), computed with the current recipes."""
+    if table_name not in DERIVED:
+        return {}
+    uid = item_uid(row["benchmark"], row["benchmark_version"], row["item_id"], row["prompt_hash"] or "")
+    if table_name == "items":
+        return {"item_uid": uid}
+    return {"item_uid": uid, "key": sample_key(row["run_id"], uid, row["sample_idx"])}
 
 
 def item_uid(benchmark: str, benchmark_version: str, item_id: str, prompt_hash: str) -> str:

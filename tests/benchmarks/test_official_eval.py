@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctxbench.eval.harness import EvalConfig, run_eval
+from ctxbench.eval.config import EvalConfig
+from ctxbench.eval.harness import run_eval
 from ctxbench.models.base import Completion, GenConfig, Prompt
 
 FIX = Path(__file__).parents[1] / "fixtures" / "official"

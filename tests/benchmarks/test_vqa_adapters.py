@@ -228,7 +228,8 @@ class OracleBackend:
 
 @pytest.mark.parametrize("scoring", ["generate", "choice"])
 def test_harness_scores_fixture_items_through_the_store(lmu, root, scoring):
-    from ctxbench.eval.harness import EvalConfig, run_eval
+    from ctxbench.eval.config import EvalConfig
+    from ctxbench.eval.harness import run_eval
     from ctxbench.store.read import connect_readonly
 
     names = ("MMStar", "MathVista_MINI", "OlympiadBench")

@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from fakes import ScriptedBackend, ToyRecall  # noqa: E402
 
 from ctxbench.benchmarks import BENCHMARKS  # noqa: E402
-from ctxbench.eval.harness import EvalConfig, run_eval  # noqa: E402
+from ctxbench.eval.config import EvalConfig  # noqa: E402
+from ctxbench.eval.harness import run_eval  # noqa: E402
 
 
 def _samples(root):
@@ -88,7 +89,8 @@ SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from fakes import ScriptedBackend
-    from ctxbench.eval.harness import EvalConfig, run_eval
+    from ctxbench.eval.config import EvalConfig
+    from ctxbench.eval.harness import run_eval
     run_eval(EvalConfig(benchmarks=("toy-recall",), batch_size=4), __import__("pathlib").Path({root!r}),
              backend=ScriptedBackend(sleep_s={sleep}, log_path={log!r}), progress=False, ingest=False)
 """)

