@@ -1,5 +1,6 @@
-"""Compact trainers: one shared GRPO loop (grpo.py), the arms as objects (objectives.py), the loss
-maths as pure functions (losses.py), atomic resumable checkpoints (checkpoint.py).
+"""Compact trainers: one shared GRPO loop (grpo.py), the arms declared by name (arms.py, torch-free) and
+implemented as objects (objectives.py), the loss maths as pure functions (losses.py), atomic resumable
+checkpoints (checkpoint.py).
 
     from trainers import make_config, train, warmup_sft
     cfg = make_config({"objective": {"name": "contextrl"}, "data": {"tasks": ["trace-qa"], "pairs": "p.jsonl"}})

@@ -1,43 +1,25 @@
 """Typed training configs (frozen dataclasses, loaded strictly by ctxbench.core.config) and recipes.
 
 A recipe is a named set of defaults: `tiny` (the CPU default: small batches, short completions, a
-warm-up SFT stage for the random-init preset) and the paper's two setups (`paper-agentic`: SkyRL
-scripts; `paper-multimodal`: EasyR1 scripts; reference/contextrl-method.md §1.5). A TOML file or
-dict picks a recipe with `recipe = "..."` and overrides any key; unknown keys are errors.
+warm-up SFT stage for the random-init preset) and the paper's two setups (`paper-agentic`: its SkyRL
+scripts; `paper-multimodal`: its EasyR1 scripts; the comment above each recipe lists the settings it
+copies). A TOML file or dict picks a recipe with `recipe = "..."` and overrides any key; unknown keys
+are errors. The objective's table (ObjectiveConfig) is declared with the arms in trainers/arms.py, so
+adding an arm need not touch this file.
 
     cfg = make_config({"recipe": "tiny", "objective": {"name": "contextrl"}, "data": {"tasks": ["niah"]}})
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ctxbench.core.config import ConfigError, config_hash, load_config, read_toml, to_dict
+from ctxbench.core.config import config_hash, deep_merge, dotted, load_config, naming_file, read_toml, to_dict
+from trainers.arms import ObjectiveConfig
 
-ObjectiveName = Literal["grpo", "contextrl", "da-rl", "da-sft"]
 RecipeName = Literal["tiny", "paper-agentic", "paper-multimodal"]
-
-
-@dataclass(frozen=True)
-class ObjectiveConfig:
-    """What differs between arms. ca_coef is λ, margin_clip is c (ContextRL); sft_* drive the DA-SFT
-    stage (supervised A/B answers on the same pairs, before GRPO)."""
-
-    name: ObjectiveName = "grpo"
-    ca_coef: float = 0.005
-    margin_clip: float = 5.0
-    sft_epochs: int = 1
-    sft_lr: float = 1e-5
-    sft_batch_size: int = 8
-
-    def __post_init__(self):
-        if self.margin_clip <= 0:
-            raise ValueError("objective.margin_clip must be > 0")
-        if self.ca_coef < 0:
-            raise ValueError("objective.ca_coef must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -125,7 +107,7 @@ class TrainConfig:
     recipe: RecipeName = "tiny"
     model: str = "tiny"
     seed: int = 0
-    objective: ObjectiveConfig = ObjectiveConfig()
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     data: DataConfig = DataConfig()
     rollout: RolloutConfig = RolloutConfig()
     loss: LossConfig = LossConfig()
@@ -197,46 +179,18 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def _dotted(overrides: dict[str, Any]) -> dict:
-    """{"objective.name": "grpo"} -> {"objective": {"name": "grpo"}}; None values are skipped."""
-    out: dict = {}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        node = out
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    return out
-
-
 def make_config(data: dict | None = None, **overrides: Any) -> TrainConfig:
     """Recipe defaults, then `data` (e.g. a TOML table), then dotted `overrides`; strictly checked."""
-    data = _deep_merge(dict(data or {}), _dotted(overrides))
+    data = deep_merge(dict(data or {}), dotted(overrides))
     recipe = data.get("recipe", "tiny")
     if recipe not in RECIPES:
         load_config(TrainConfig, {"recipe": recipe})  # raises with the valid names
-    return load_config(TrainConfig, _deep_merge(RECIPES[recipe], data))
+    return load_config(TrainConfig, deep_merge(RECIPES[recipe], data))
 
 
 def load_train_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    try:
+    with naming_file(path):
         return make_config(read_toml(path) if path else {}, **overrides)
-    except ConfigError as e:
-        if path and str(path) not in str(e):
-            raise ConfigError(f"{path}: {e}") from None
-        raise
 
 
 def fingerprint_dict(cfg: TrainConfig) -> dict:

@@ -18,6 +18,7 @@ from ctxbench.benchmarks.base import Benchmark, Item, LoadContext, Score, split_
 from ctxbench.core.errors import DataError
 from ctxbench.core.hashing import stable_hash
 from ctxbench.pairs.base import Pair, choice_parts, choice_prompt, load_pairs, pair_fingerprint, score_choice
+from trainers.arms import get_arm
 from trainers.config import TrainConfig
 
 
@@ -167,7 +168,7 @@ def build_pools(cfg: TrainConfig, count_tokens: Callable[[str], int],
         pairs = [p for p in load_pairs(cfg.data.pairs) if p.split == cfg.data.pair_split]
         if not pairs:
             raise DataError(f"{cfg.data.pairs}: no pairs with split {cfg.data.pair_split!r}")
-    elif cfg.objective.name != "grpo":
+    elif get_arm(cfg.objective.name).uses_pairs:
         raise DataError(f"objective {cfg.objective.name!r} needs contrastive pairs: set data.pairs to a pairs JSONL")
     share = cfg.data.pair_share
     if cfg.data.total_instances:

@@ -1,4 +1,8 @@
-"""The arms, as small objects: the ONLY thing that differs between them (DESIGN.md §Contracts).
+"""The arms, as small objects: the ONLY thing that differs between them.
+
+Each class implements one arm declared in trainers/arms.py (its name, role, colour: what the config,
+specs, statistics and report read without loading torch); `register` refuses a class whose name is not
+declared there, and the contract test checks that every declared arm has a class.
 
 Every arm receives the same task batch and the same pair batch each optimizer step; an objective
 decides what to do with the pairs:
@@ -21,9 +25,10 @@ from typing import ClassVar
 
 import torch
 
+from ctxbench.core.errors import CtxbenchError, DataError
 from ctxbench.core.registry import Registry
-from ctxbench.pairs.base import Pair, choice_parts, choice_prompt
-from trainers.config import ObjectiveConfig
+from ctxbench.pairs.base import LETTERS, Pair, choice_parts, choice_prompt, pick_letter
+from trainers.arms import ObjectiveConfig, arm_names
 from trainers.data import RLPrompt, pair_prompt
 from trainers.losses import context_selection_loss
 from trainers.modeling import autocast, encode, last_logits, left_pad, letter_token_ids, pad_id, render
@@ -64,6 +69,9 @@ OBJECTIVES: Registry[type[Objective]] = Registry("objective")
 
 
 def register(cls: type[Objective]) -> type[Objective]:
+    if cls.name not in arm_names():
+        raise CtxbenchError(f"objective class {cls.__name__} implements {cls.name!r}, which trainers/arms.py "
+                            f"does not declare (declared: {', '.join(arm_names())})")
     OBJECTIVES.add(cls.name, cls)
     return cls
 
@@ -78,7 +86,14 @@ class GRPO(Objective):
 
 
 class ChoiceScorer:
-    """Letter-logit margins for A/B pair prompts (shared by ContextRL's loss and the probe).
+    """Letter-logit scores for A/B pair prompts: ContextRL's loss and train-time selection accuracy.
+
+    The score of a letter is the largest next-token logit, at the last prompt position, among its
+    single-token spellings (" A" and/or "A"), from one teacher-forced, prompt-only forward. The probe
+    (ctxbench.pairs.probe) asks the same question but is scored by the eval harness, which takes each
+    option's log-probability as a continuation (" A" after the rendered prompt): the same position and
+    the same decision rule (ctxbench.pairs.base.pick_letter, which `picks` uses), a different set of
+    tokens. tests/pairs/test_selection_vs_probe.py pins exactly how the two measurements relate.
 
     `tok` is the policy's tokenizer, or a trainers.vision.VisionIO for a vision-language policy: then
     each prompt (two images for an image pair) goes through the processor and its images enter the
@@ -90,7 +105,7 @@ class ChoiceScorer:
         self.tok = tok
         self.io = tok if isinstance(tok, VisionIO) else None
         text_tok = self.io.tokenizer if self.io else tok
-        self.letter_ids = {L: letter_token_ids(text_tok, L) for L in ("A", "B")}
+        self.letter_ids = {L: letter_token_ids(text_tok, L) for L in LETTERS}
         self._cache: dict[tuple[str, bool], tuple] = {}
 
     def encode(self, pair: Pair, pos_first: bool) -> tuple:
@@ -102,8 +117,6 @@ class ChoiceScorer:
                 ids, vision = self.io.encode(parts)
                 self._cache[key] = (ids, letter, vision)
             elif pair.has_parts:
-                from ctxbench.core.errors import DataError
-
                 raise DataError(f"pair {pair.pair_id!r} has image contexts; the policy is a text-only model "
                                 "(use a vision-language model, e.g. tiny-vlm)")
             else:
@@ -111,8 +124,8 @@ class ChoiceScorer:
                 self._cache[key] = (encode(self.tok, render(self.tok, text)), letter)
         return self._cache[key]
 
-    def margins(self, model, draws: list[PairDraw], precision: str = "fp32") -> torch.Tensor:
-        """[N] logit(correct letter) - logit(wrong letter), max over single-token spellings."""
+    def letter_scores(self, model, draws: list[PairDraw], precision: str = "fp32") -> torch.Tensor:
+        """[N, 2]: the score of A and of B (columns in LETTERS order) for each draw."""
         encoded = [self.encode(p, pf) for p, pf in draws]
         ids, mask = left_pad([e[0] for e in encoded], pad_id(self.tok))
         vision = None
@@ -122,9 +135,18 @@ class ChoiceScorer:
             vision = collate([e[2] for e in encoded])
         with autocast(precision):
             logits = last_logits(model, ids, mask, vision).float()
-        best = {L: logits[:, ix].max(dim=-1).values for L, ix in self.letter_ids.items()}
-        correct_is_a = torch.tensor([e[1] == "A" for e in encoded], device=logits.device)
-        return torch.where(correct_is_a, best["A"] - best["B"], best["B"] - best["A"])
+        return torch.stack([logits[:, self.letter_ids[L]].max(dim=-1).values for L in LETTERS], dim=1)
+
+    def margins(self, model, draws: list[PairDraw], precision: str = "fp32") -> torch.Tensor:
+        """[N] score(correct letter) - score(wrong letter)."""
+        scores = self.letter_scores(model, draws, precision)
+        correct_is_a = torch.tensor([self.encode(p, pf)[1] == LETTERS[0] for p, pf in draws], device=scores.device)
+        return torch.where(correct_is_a, scores[:, 0] - scores[:, 1], scores[:, 1] - scores[:, 0])
+
+    @torch.no_grad()
+    def picks(self, model, draws: list[PairDraw], precision: str = "fp32") -> list[str]:
+        """The letter the policy picks for each draw (pick_letter on its letter scores)."""
+        return [pick_letter(row) for row in self.letter_scores(model, draws, precision).tolist()]
 
 
 @register

@@ -79,7 +79,7 @@ def _warmup_view(td: dict) -> dict:
 # ------------------------------------------------------------------------------------------- job bodies
 
 def _run_pairs(ctx: JobContext) -> dict:
-    from ctxbench.pairs.trajectory.candidates import build_pairs, pairs_config
+    from ctxbench.pairs.domains import build_pairs, pairs_config
 
     res = build_pairs(pairs_config(ctx.job.inputs["pairs"]), ctx.root, progress=ctx.progress)
     return {"path": str(res.path), "n_train": res.n_train, "n_test": res.n_test}
@@ -132,7 +132,7 @@ def _label_train_run(ctx: JobContext, res, cfg) -> None:
 
     from ctxbench.core.config import config_hash, to_dict
     from ctxbench.core.versions import lib_versions_json
-    from ctxbench.eval.harness import _now
+    from ctxbench.eval.rows import now as _now
     from ctxbench.store.shards import write_shard
 
     write_shard(ctx.root, "runs", [{
@@ -145,7 +145,8 @@ def _label_train_run(ctx: JobContext, res, cfg) -> None:
 
 
 def _run_eval(ctx: JobContext) -> dict:
-    from ctxbench.eval.harness import EvalConfig, run_eval
+    from ctxbench.eval.config import EvalConfig
+    from ctxbench.eval.harness import run_eval
 
     inp = ctx.job.inputs
     ev = inp["eval"]
@@ -221,12 +222,12 @@ def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
     """Statistics for one ablation from the store: per-benchmark deltas vs the baseline, attribution,
     headline. Deterministic (seeded), so a resumed ablation prints identical numbers."""
     from ctxbench.stats.arms import attribution, compare_arms, headline
+    from ctxbench.store.queries import eval_sample_scores
     from ctxbench.store.read import connect_readonly
+    from trainers.arms import baseline, data_augmentation, method
 
     con = connect_readonly(root)
-    df = con.cursor().execute(
-        "SELECT r.arm, r.seed, s.benchmark, s.item_id, s.score FROM samples s JOIN runs r USING (run_id) "
-        "WHERE r.ablation = ? AND r.kind = 'eval' AND r.arm <> 'base'", [ablation]).df()
+    df = eval_sample_scores(con, ablation)
     con.close()
     out: dict = {"samples": len(df)}
     if df.empty:
@@ -235,8 +236,9 @@ def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
     task = df[df["benchmark"] != "probe"]
     arms = [a for a in spec.arms if a in set(df["arm"])]
     out["deltas"] = {a: compare_arms(task, spec.baseline, a) for a in arms if a != spec.baseline}
-    if {"grpo", "contextrl"} <= set(arms) and ({"da-rl", "da-sft"} & set(arms)):
-        out["attribution"] = attribution(task)
+    da = [a for a in data_augmentation() if a in set(task["arm"])]
+    if {baseline(), method()} <= set(arms) and da:
+        out["attribution"] = attribution(task, grpo=baseline(), contextrl=method(), da=da)
     probe = df[df["benchmark"] == "probe"]
     if not probe.empty:  # held-out context-selection accuracy per arm (mean over seeds), both A/B orders
         out["probe"] = probe.groupby("arm")["score"].mean().reindex(arms).dropna().round(4).to_dict()

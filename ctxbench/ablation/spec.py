@@ -1,9 +1,10 @@
 """Ablation specs: arms x seeds x budgets, the model, the pairs to build and the suites to score.
 
-A spec is a TOML file (see ablations/*.toml). Arms name an objective (`grpo`, `contextrl`, `da-rl`,
-`da-sft`) or a variant defined under `[variants.NAME]` (an objective plus training overrides, e.g. a
-λ sweep). `[train]` holds trainers.TrainConfig keys shared by every arm; each arm and seed only sets
-`objective.name` (plus its variant's overrides) and `seed`, so arms differ in the objective alone.
+A spec is a TOML file (see ablations/*.toml). Arms name an objective (one declared in trainers/arms.py:
+`grpo`, `contextrl`, `da-rl`, `da-sft`) or a variant defined under `[variants.NAME]` (an objective plus
+training overrides, e.g. a λ sweep). `[train]` holds trainers.TrainConfig keys shared by every arm;
+each arm and seed only sets `objective.name` (plus its variant's overrides) and `seed`, so arms differ
+in the objective alone.
 Everything is validated strictly before any job runs: `ctxbench validate ablations/X.toml`.
 """
 
@@ -14,22 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctxbench.core.config import ConfigError, load_config, read_toml
+from ctxbench.core.config import ConfigError, deep_merge, load_config, naming_file, read_toml
 from ctxbench.core.errors import did_you_mean
-
-OBJECTIVES = ("grpo", "contextrl", "da-rl", "da-sft")
+from trainers.arms import arm_names, baseline, method
 
 
 @dataclass(frozen=True)
 class Variant:
     """An arm that is an objective plus training overrides (merged over `[train]`)."""
 
-    objective: str = "contextrl"
+    objective: str = field(default_factory=method)
     train: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"variant objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
+        if self.objective not in arm_names():
+            raise ValueError(f"variant objective {self.objective!r} is not one of {', '.join(arm_names())}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class AblationSpec:
     quick_seeds: tuple[int, ...] = (0,)
     model: str = "tiny"
     description: str = ""
-    baseline: str = "grpo"
+    baseline: str = field(default_factory=baseline)
     requires: tuple[str, ...] = ()   # e.g. ("gpu", "official-data"): printed, and checked by run-ablation
     pairs: dict[str, Any] = field(default_factory=dict)        # pair-builder config (ctxbench.pairs)
     train: dict[str, Any] = field(default_factory=dict)        # trainers.TrainConfig keys, shared by arms
@@ -78,7 +78,7 @@ class AblationSpec:
             raise ValueError("arms: duplicate arm")
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
-        known = set(OBJECTIVES) | set(self.variants)
+        known = set(arm_names()) | set(self.variants)
         for a in self.arms:
             if a not in known:
                 raise ValueError(f"arms: unknown arm {a!r}{did_you_mean(a, known)}")
@@ -90,43 +90,27 @@ class AblationSpec:
 
     def train_dict(self, arm: str, seed: int, quick: bool = False) -> dict[str, Any]:
         """The resolved TrainConfig dict for one arm and seed."""
-        d = _merge(self.train, self.quick_train) if quick else copy.deepcopy(self.train)
+        d = deep_merge(self.train, self.quick_train) if quick else copy.deepcopy(self.train)
         if arm in self.variants:
-            d = _merge(d, self.variants[arm].train)
+            d = deep_merge(d, self.variants[arm].train)
         d.setdefault("model", self.model)
-        d = _merge(d, {"objective": {"name": self.objective_of(arm)}, "seed": seed})
+        d = deep_merge(d, {"objective": {"name": self.objective_of(arm)}, "seed": seed})
         return d
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def load_spec(path: str | Path) -> AblationSpec:
     """Load and fully validate a spec: its own keys, every arm's training config (via trainers),
     the benchmark names and the pairs config."""
     path = Path(path)
-    try:
+    with naming_file(path):
         spec = load_config(AblationSpec, read_toml(path))
         check_spec(spec)
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") if str(path) not in str(e) else e from None
     return spec
 
 
 def check_spec(spec: AblationSpec) -> None:
     from ctxbench.benchmarks import resolve_benchmarks
-
-    try:
-        from trainers.config import make_config
-    except ImportError as e:  # pragma: no cover - trainers ship with ctxbench
-        raise ConfigError(f"trainers package missing: {e}") from None
+    from trainers.config import make_config
     for arm in spec.arms:
         for quick in (False, True):
             try:
@@ -135,6 +119,6 @@ def check_spec(spec: AblationSpec) -> None:
                 raise ConfigError(f"train (arm {arm}{', --quick' if quick else ''}): {e}") from None
     resolve_benchmarks(spec.eval.suite, list(spec.eval.benchmarks))
     if spec.pairs:
-        from ctxbench.pairs.trajectory.candidates import pairs_config  # validates keys strictly
+        from ctxbench.pairs.domains import pairs_config  # validates keys strictly
 
         pairs_config(spec.pairs)

@@ -30,8 +30,10 @@ RESUME_HELP = ("auto: continue from the last complete checkpoint of this run (de
 
 
 def add_parser(sub) -> None:
+    from trainers.arms import arm_names, baseline, names_text
+
     p = sub.add_parser(
-        "train", help="train one arm (grpo, contextrl, da-rl, da-sft) and write checkpoints",
+        "train", help=f"train one arm ({', '.join(arm_names())}) and write checkpoints",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train one arm with the shared GRPO loop and write transformers checkpoints under\n"
                     "<root>/train/<run>/checkpoints/step-NNNNNNN/ (atomic: MANIFEST.json with sha256s is\n"
@@ -46,7 +48,7 @@ def add_parser(sub) -> None:
                "  ctxbench train --config ablations/embedded.toml --objective da-rl   # its [train] table\n"
                "  ctxbench eval --ckpt <printed checkpoint folder> --suite embedded-long")
     p.add_argument("--objective", metavar="NAME",
-                   help="the arm: grpo, contextrl, da-rl or da-sft (default: the config's, else grpo)")
+                   help=f"the arm: {names_text()} (default: the config's, else {baseline()})")
     p.add_argument("--model", metavar="PRESET|hf:PATH",
                    help="starting model: a preset (tiny, smollm2-135m) or hf:PATH (default: the config's, else tiny)")
     p.add_argument("--seed", type=int, help="training seed (default: the config's, else 0)")
@@ -74,25 +76,6 @@ def add_parser(sub) -> None:
 
 # ------------------------------------------------------------------------------------------ config
 
-def parse_sets(values: list[str]) -> dict:
-    """['optim.lr=1e-4', 'data.tasks=["niah"]'] -> {'optim.lr': 1e-4, ...}; a bare word is a string."""
-    import tomllib
-
-    from ctxbench.core.errors import ConfigError
-
-    out = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        key, raw = key.strip(), raw.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optim.lr=1e-4")
-        try:
-            out[key] = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key] = raw  # an unquoted string such as a model name
-    return out
-
-
 def read_config_file(path: str) -> dict:
     from ctxbench.core.config import read_toml
 
@@ -103,27 +86,17 @@ def read_config_file(path: str) -> dict:
 
 
 def check_objective(name: str) -> None:
-    from typing import get_args
-
     from ctxbench.core.errors import ConfigError, did_you_mean
-    from trainers.config import ObjectiveName
+    from trainers.arms import arm_names
 
-    valid = get_args(ObjectiveName)
-    if name not in valid:
-        raise ConfigError(f"--objective: unknown objective {name!r}{did_you_mean(name, valid)}")
-
-
-def _has(d: dict, dotted: str) -> bool:
-    node = d
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return node not in (None, "", [], ())
+    if name not in arm_names():
+        raise ConfigError(f"--objective: unknown objective {name!r}{did_you_mean(name, arm_names())}")
 
 
 def flag_overrides(args: argparse.Namespace) -> dict:
     """Flags as dotted overrides (None = not given); --set first so that the named flags win."""
+    from ctxbench.core.config import parse_sets
+
     model = args.model
     if model and model.startswith("hf:"):  # store an absolute path: the run must not depend on the cwd
         model = "hf:" + str(Path(model[3:]).expanduser().resolve())
@@ -142,8 +115,10 @@ def flag_overrides(args: argparse.Namespace) -> dict:
 
 def build_config(args: argparse.Namespace, root: Path):
     """The resolved TrainConfig: recipe, then --config, then flags. Errors name the file or the flag."""
+    from ctxbench.core.config import deep_merge, dotted, has_value, naming_file
     from ctxbench.core.errors import ConfigError, CtxbenchError
-    from trainers.config import _deep_merge, _dotted, make_config
+    from trainers.arms import get_arm
+    from trainers.config import make_config
 
     if args.objective is not None:
         check_objective(args.objective)
@@ -151,19 +126,17 @@ def build_config(args: argparse.Namespace, root: Path):
     over = flag_overrides(args)
     if args.pairs and not Path(args.pairs).exists():
         raise CtxbenchError(f"--pairs: file not found: {args.pairs} (build one with `ctxbench pairs build`)")
-    merged = _deep_merge(base, _dotted(over))
-    if not _has(merged, "data.tasks"):
+    merged = deep_merge(base, dotted(over))
+    if not has_value(merged, "data.tasks"):
         over["data.tasks"] = list(DEFAULT_TASKS)
     try:
         cfg = make_config(base, **over)
     except ConfigError as e:
         if args.config:
-            try:
-                make_config(base)
-            except ConfigError as e_file:
-                raise ConfigError(f"{args.config}: {e_file}") from None
+            with naming_file(args.config):
+                make_config(base)  # the file alone is wrong: name the file
         raise ConfigError(f"command-line options: {e}") from None
-    if cfg.objective.name != "grpo" and not cfg.data.pairs:
+    if get_arm(cfg.objective.name).uses_pairs and not cfg.data.pairs:
         cfg = _with_default_pairs(cfg, root, progress=cfg.progress)
     return cfg
 
@@ -172,32 +145,23 @@ def _with_default_pairs(cfg, root: Path, progress: bool):
     """The pair-using arms need pairs: build (or reuse) the default trajectory pairs, as `probe` does."""
     from dataclasses import replace
 
-    from ctxbench.pairs.trajectory.build import PairsConfig, build_pairs
+    from ctxbench.pairs.domains import build_pairs
+    from ctxbench.pairs.trajectory.config import TrajectoryPairsConfig
 
-    res = build_pairs(PairsConfig(), root, progress=progress)
+    res = build_pairs(TrajectoryPairsConfig(), root, progress=progress)
     print(f"pairs: default trajectory build {res.build_id} ({res.n_train} train) -> {res.path}", file=sys.stderr)
     return replace(cfg, data=replace(cfg.data, pairs=str(Path(res.path).resolve())))
 
 
 # ------------------------------------------------------------------------------------------ resume
 
-def _flat(d, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
 def config_changes(old: dict, new: dict, limit: int = 4) -> list[str]:
     """'optim.lr 0.001 -> 0.0005' for each dotted key whose value differs (operational fields ignored)."""
+    from ctxbench.core.config import flatten
     from trainers.config import OPERATIONAL_FIELDS
 
-    a = _flat(json.loads(json.dumps(old, default=str)))
-    b = _flat(json.loads(json.dumps(new, default=str)))
+    a = flatten(json.loads(json.dumps(old, default=str)))
+    b = flatten(json.loads(json.dumps(new, default=str)))
     keys = sorted(k for k in a.keys() | b.keys() if k.split(".")[0] not in OPERATIONAL_FIELDS and a.get(k) != b.get(k))
     out = [f"{k} {a.get(k)!r} -> {b.get(k)!r}" for k in keys[:limit]]
     if len(keys) > limit:

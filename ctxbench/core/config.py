@@ -13,18 +13,28 @@ Usage:
     cfg = load_config(EvalConfig, {"model": "tiny"})          # or load_toml(EvalConfig, path)
     to_dict(cfg); config_hash(cfg)
 
-Choices: annotate a field with `Literal[...]` to restrict its values.
+Choices: annotate a field with `Literal[...]` to restrict its values, or with
+`Annotated[str, Choices(names)]` when the valid values come from a registry (`names()` is called at
+load time, so the annotation needs no import of the registry's owner).
+
+Merging: `deep_merge` (tables merge, everything else is replaced), `dotted` ({"a.b": 1} -> {"a": {"b": 1}}),
+`parse_sets` (--set KEY=VALUE flags), `flatten` and `has_value` for dotted paths, and `naming_file`
+(a ConfigError raised while reading a file names the file, once). Training configs, ablation specs and
+the CLI all go through these, so a layered config means the same thing everywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import sys
 import tomllib
 import types
 import typing
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from ctxbench.core.errors import ConfigError, did_you_mean
 from ctxbench.core.hashing import stable_hash
@@ -32,9 +42,18 @@ from ctxbench.core.hashing import stable_hash
 T = TypeVar("T")
 
 
+@dataclasses.dataclass(frozen=True)
+class Choices:
+    """`Annotated[str, Choices(names)]`: the value must be one of `names()`, checked like a Literal."""
+
+    names: Callable[[], Iterable[str]]
+
+
 def _type_name(tp: Any) -> str:
     if get_origin(tp) is Literal:
         return " | ".join(repr(a) for a in get_args(tp))
+    if get_origin(tp) is Annotated:
+        return _type_name(get_args(tp)[0])
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
@@ -58,6 +77,13 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if origin is Literal:
         if value not in args:
             raise ConfigError(f"{path}: {value!r} is not allowed{did_you_mean(value, args)}")
+        return value
+    if origin is Annotated:
+        value = _convert(args[0], value, path)
+        for choices in (m for m in args[1:] if isinstance(m, Choices)):
+            valid = tuple(choices.names())
+            if value not in valid:
+                raise ConfigError(f"{path}: {value!r} is not allowed{did_you_mean(value, valid)}")
         return value
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
@@ -102,7 +128,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
 
 
 def _build(cls: type[T], data: dict, path: str) -> T:
-    hints = get_type_hints(cls, globalns=vars(sys.modules[cls.__module__]))
+    hints = get_type_hints(cls, globalns=vars(sys.modules[cls.__module__]), include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in data:
         if key not in fields:
@@ -140,13 +166,83 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
 
 
-def load_toml(cls: type[T], path: str | Path, /, **overrides: Any) -> T:
+@contextlib.contextmanager
+def naming_file(path: str | Path | None) -> Iterator[None]:
+    """A ConfigError raised inside names `path` in front (unless it already names it, or there is none)."""
     try:
-        return load_config(cls, read_toml(path), **overrides)
+        yield
     except ConfigError as e:
-        if str(path) in str(e):
-            raise
-        raise ConfigError(f"{path}: {e}") from None
+        if path and str(path) not in str(e):
+            raise ConfigError(f"{path}: {e}") from None
+        raise
+
+
+def load_toml(cls: type[T], path: str | Path, /, **overrides: Any) -> T:
+    with naming_file(path):
+        return load_config(cls, read_toml(path), **overrides)
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base` (both left untouched): tables merge key by key, any other value replaces."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def dotted(overrides: dict[str, Any]) -> dict:
+    """{"objective.name": "grpo"} -> {"objective": {"name": "grpo"}}; None values are skipped."""
+    out: dict = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def parse_sets(values: Iterable[str]) -> dict[str, Any]:
+    """['optim.lr=1e-4', 'data.tasks=["niah"]'] -> {'optim.lr': 1e-4, ...}: values in TOML syntax, a bare
+    word is a string (`--set model=tiny`)."""
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optim.lr=1e-4")
+        try:
+            out[key] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = raw  # an unquoted string such as a model name
+    return out
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested tables as dotted keys: {"optim": {"lr": 1}} -> {"optim.lr": 1} (an empty table stays a value)."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def has_value(d: dict, key: str) -> bool:
+    """True when the dotted `key` is set in `d` to something other than None or an empty string/list."""
+    node = d
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return node not in (None, "", [], ())
 
 
 def to_dict(cfg: Any) -> dict:
@@ -159,4 +255,5 @@ def config_hash(cfg: Any) -> str:
     return stable_hash(to_dict(cfg) if dataclasses.is_dataclass(cfg) else cfg)
 
 
-__all__ = ["load_config", "load_toml", "read_toml", "to_dict", "config_hash", "ConfigError", "typing"]
+__all__ = ["Choices", "ConfigError", "config_hash", "deep_merge", "dotted", "flatten", "has_value", "load_config",
+           "load_toml", "naming_file", "parse_sets", "read_toml", "to_dict", "typing"]

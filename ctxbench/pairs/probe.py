@@ -1,11 +1,14 @@
 """`probe`: the contrastive context probe — can the model tell which of two contexts supports an answer?
 
-Why: the paper's diagnostic (reference/contextrl-method.md §5) shows models that score well on
+Why: the paper's diagnostic (the ContextRL paper, §5) shows models that score well on
 standard benchmarks sitting near chance on "which context supports this answer". This is its text
 half: held-out contrastive pairs (split "test" of a pairs file) asked as A/B questions with exactly
 the prompt the trainers use (`pairs.base.choice_parts`), each pair in BOTH orders, so a model that
 always picks the first slot scores 50% overall and shows a position bias of +1. Scored by letter
 log-probabilities (GenSpec mode "choice"); `--scoring generate` extracts the letter from a generation.
+Training's selection accuracy (trainers.objectives.ChoiceScorer) asks the same question but scores the
+letters by their logits over both spellings (" A" and "A"), where this scores the option " A" as a
+continuation; tests/pairs/test_selection_vs_probe.py pins how the two relate.
 
 Items: `<pair_id>#pos-first` (the supporting context is option A) and `<pair_id>#pos-second` (it is B);
 meta carries `group` = the pair's source (so `split_of` agrees with the pair's split), the pair id,
@@ -15,7 +18,7 @@ Image pairs (ctxbench.pairs.image.build) give the probe's image half: their item
 both images ("Image A: <image> Image B: <image> ..."), the same prompt the VLM trainers use.
 
 Which pairs: `--data probe=FILE` (LoadContext.data_path), else $CTXBENCH_PROBE_PAIRS, else the default
-trajectory pair build (PairsConfig() defaults), built once on first use under the cache directory.
+trajectory pair build (TrajectoryPairsConfig() defaults), built once on first use under the cache directory.
 All three are deterministic. Prompts longer than the model's window are skipped (`self.skipped`).
 """
 
@@ -39,9 +42,10 @@ ORDERS = ("pos-first", "pos-second")
 
 def default_pairs_path(progress: bool = False) -> Path:
     """The default trajectory pair set (built once, cached under the cache directory, no store rows)."""
-    from ctxbench.pairs.trajectory.build import PairsConfig, build_pairs
+    from ctxbench.pairs.domains import build_pairs
+    from ctxbench.pairs.trajectory.config import TrajectoryPairsConfig
 
-    return build_pairs(PairsConfig(), paths.cache_dir() / "probe", progress=progress, write_store=False).path
+    return build_pairs(TrajectoryPairsConfig(), paths.cache_dir() / "probe", progress=progress, write_store=False).path
 
 
 def probe_items(pairs: list[Pair]) -> list[Item]:

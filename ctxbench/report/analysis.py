@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.report.data import PROBE, AblationData, arm_order
 from ctxbench.report.verdict import Verdict, isnan, verdict_from
+from trainers.arms import baseline, data_augmentation, method
 
-BASELINE = "grpo"
-METHOD = "contextrl"
+BASELINE = baseline()  # the roles of the registered objectives (trainers/arms.py)
+METHOD = method()
 ALPHA = 0.05
 # Training curves: shown name -> metric names tried in order (the first one a run logged is used).
 # DA-RL has no selection loss; its A/B pair reward is its selection accuracy during training.
@@ -115,13 +116,11 @@ def _table_name(key: str, names: list[str]) -> str:
 
 def _published_attribution(head) -> list[str]:
     """total = data + objective on paper-style averages, per DA arm present (no intervals)."""
-    from ctxbench.stats.arms import DA_ARMS
-
     if BASELINE not in head.index or METHOD not in head.index:
         return []
     avg = head["average"]
     out = []
-    for da in (a for a in DA_ARMS if a in head.index):
+    for da in (a for a in data_augmentation() if a in head.index):
         out.append(f"vs {da}: total {avg[METHOD] - avg[BASELINE]:+.2f} = data {avg[da] - avg[BASELINE]:+.2f} "
                    f"+ objective {avg[METHOD] - avg[da]:+.2f}")
     return out
@@ -152,7 +151,7 @@ def published_views(agg) -> list[Published]:
             deltas["delta"] = deltas["score"] - deltas["grpo"]
             deltas = deltas[["model", "benchmark", "arm", "score", "grpo", "delta"]]
         else:
-            notes.append("no grpo row in this table: deltas vs grpo cannot be recomputed")
+            notes.append(f"no {BASELINE} row in this table: deltas vs {BASELINE} cannot be recomputed")
             deltas = None
         out.append(Published(str(key), name, sub, head, deltas, _published_attribution(head), notes))
     return out
@@ -186,9 +185,13 @@ def analyze(data: AblationData, *, n_boot: int = 2000, n_perm: int = 10000, seed
             res.deltas = _compare_all(task, task_arms, n_boot, n_perm, seed)
         else:
             res.notes.append(f"no {BASELINE!r} arm evaluated: deltas and attribution need it")
-        if BASELINE in task_arms and METHOD in task_arms:
+        da = [a for a in data_augmentation() if a in task_arms]
+        if BASELINE in task_arms and METHOD in task_arms and not da:
+            res.notes.append(f"attribution not computed: no data-augmentation arm in the data (looked for "
+                             f"{list(data_augmentation())}; arms present: {sorted(task_arms)})")
+        elif BASELINE in task_arms and METHOD in task_arms:
             try:
-                res.attribution = attribution(task, grpo=BASELINE, contextrl=METHOD, n_boot=n_boot, seed=seed)
+                res.attribution = attribution(task, grpo=BASELINE, contextrl=METHOD, da=da, n_boot=n_boot, seed=seed)
             except CtxbenchError as e:
                 res.notes.append(f"attribution not computed: {e}")
         elif BASELINE in task_arms:

@@ -7,20 +7,25 @@ is nothing to draw), with a stable colour per arm and every interval drawn as an
 
 from __future__ import annotations
 
-from ctxbench.report.data import arm_order
+from ctxbench.report.analysis import BASELINE, CURVES, METHOD
+from ctxbench.report.data import BASE_ARM, arm_order
 from ctxbench.report.verdict import isnan
+from trainers.arms import arm_names, get_arm
 
-ARM_COLORS = {"base": "#7f7f7f", "grpo": "#1f77b4", "da-sft": "#ff7f0e", "da-rl": "#9467bd",
-              "contextrl": "#2ca02c"}
+BASE_COLOR = "#7f7f7f"  # the starting checkpoint; every objective's colour is declared in trainers/arms.py
 _EXTRA = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728")
 SIG_COLORS = {"better": "#1a9850", "worse": "#d73027", "n.s.": "#9e9e9e"}
-SIG_NAMES = {"better": "better than grpo (Holm p < 0.05)", "worse": "worse than grpo (Holm p < 0.05)",
+SIG_NAMES = {"better": f"better than {BASELINE} (Holm p < 0.05)", "worse": f"worse than {BASELINE} (Holm p < 0.05)",
              "n.s.": "not significant after Holm"}
 
 
 def arm_color(arm: str) -> str:
-    if arm in ARM_COLORS:
-        return ARM_COLORS[arm]
+    """The arm's declared colour (grey for the starting checkpoint); other arms, e.g. variants, get a
+    stable colour from a small palette."""
+    if arm == BASE_ARM:
+        return BASE_COLOR
+    if arm in arm_names():
+        return get_arm(arm).color
     return _EXTRA[sum(map(ord, str(arm))) % len(_EXTRA)]
 
 
@@ -36,8 +41,8 @@ def _layout(fig, title: str, height: int = 420):
     return fig
 
 
-def delta_figure(deltas, title: str = "Per-benchmark delta vs grpo (95% bootstrap interval)"):
-    """Forest plot: one row per (benchmark, arm), delta vs grpo with its interval, coloured by the
+def delta_figure(deltas, title: str = f"Per-benchmark delta vs {BASELINE} (95% bootstrap interval)"):
+    """Forest plot: one row per (benchmark, arm), delta vs the baseline with its interval, coloured by the
     Holm-corrected significance of the paired test."""
     import plotly.graph_objects as go
 
@@ -52,7 +57,7 @@ def delta_figure(deltas, title: str = "Per-benchmark delta vs grpo (95% bootstra
         s = d[d["significance"] == sig]
         if s.empty:
             continue
-        hover = [f"{b} · {a}<br>delta {x:+.3f} [{lo:+.3f}, {hi:+.3f}]<br>{ma:.3f} (grpo) → {mb:.3f}"
+        hover = [f"{b} · {a}<br>delta {x:+.3f} [{lo:+.3f}, {hi:+.3f}]<br>{ma:.3f} ({BASELINE}) → {mb:.3f}"
                  f"<br>p={p:.3g}, Holm p={ph:.3g}<br>items {n}"
                  for b, a, x, lo, hi, ma, mb, p, ph, n in zip(s["benchmark"], s["arm_b"], s["delta"], s["delta_lo"],
                                                               s["delta_hi"], s["mean_a"], s["mean_b"], s["p_value"],
@@ -65,7 +70,7 @@ def delta_figure(deltas, title: str = "Per-benchmark delta vs grpo (95% bootstra
             hovertext=hover, hoverinfo="text"))
     fig.add_vline(x=0, line={"color": "#444", "dash": "dash"})
     fig.update_yaxes(categoryorder="array", categoryarray=list(d["label"]))
-    fig.update_xaxes(title="delta (arm − grpo)", zeroline=False)
+    fig.update_xaxes(title=f"delta (arm − {BASELINE})", zeroline=False)
     return _layout(fig, title, height=max(320, 40 + 28 * len(d)))
 
 
@@ -92,12 +97,12 @@ def waterfall_figure(attr, benchmark: str | None = None):
                         subplot_titles=[f"vs {da} ({'mean over benchmarks' if r['benchmark'] == MEAN_ROW else r['benchmark']})"
                                         for da, r in rows])
     for j, (da, r) in enumerate(rows, start=1):
-        x = [f"data<br>({da} − grpo)", f"objective<br>(contextrl − {da})", "total<br>(contextrl − grpo)"]
+        x = [f"data<br>({da} − {BASELINE})", f"objective<br>({METHOD} − {da})", f"total<br>({METHOD} − {BASELINE})"]
         fig.add_trace(go.Waterfall(
             x=x, y=[r["data"], r["objective"], r["total"]], measure=["relative", "relative", "total"],
             text=[f"{v:+.3f}" for v in (r["data"], r["objective"], r["total"])], textposition="outside",
             increasing={"marker": {"color": "#1a9850"}}, decreasing={"marker": {"color": "#d73027"}},
-            totals={"marker": {"color": arm_color("contextrl")}}, connector={"line": {"color": "#888"}},
+            totals={"marker": {"color": arm_color(METHOD)}}, connector={"line": {"color": "#888"}},
             showlegend=False, name=f"vs {da}"), row=1, col=j)
         # intervals at the bar ends: each effect's own interval, placed where its bar ends
         ends = [r["data"], r["data"] + r["objective"], r["total"]]
@@ -122,8 +127,6 @@ def curves_figure(curves, which=None):
 
     if curves is None or len(curves) == 0:
         return None
-    from ctxbench.report.analysis import CURVES
-
     present = list(dict.fromkeys(curves["curve"]))
     default = [c for c in CURVES if c in present] + [c for c in present if c not in CURVES]
     names = [c for c in (which or default) if c in set(present)]

@@ -9,7 +9,8 @@ averaged) and returns plain DataFrames:
   (stats_bootstrap), a sign-flip permutation p-value on per-item seed-averaged differences, Holm
   across benchmarks, and P(B beats A on a random item).
 - `attribution`: contextrl - grpo = (da - grpo) data effect + (contextrl - da) objective effect, all
-  three from the same resamples, for every DA arm present (da-rl, da-sft).
+  three from the same resamples, for every data-augmentation arm given (this layer knows no arm
+  names: callers pass them from the objective registry, trainers/arms.py).
 - `headline`: per arm, item-weighted and benchmark-averaged means with intervals; `paper_average`
   reproduces the paper's headline number (mean over benchmark columns per base model, then over
   base models) from a model x benchmark table; `paper_headline` does it per arm.
@@ -36,11 +37,9 @@ from ctxbench.stats.bootstrap import (
 from ctxbench.stats.mechanism import MechanismResult, mechanism_view, pearson_ci, spearman
 from ctxbench.stats.paired import holm, prob_superiority, sign_flip_pvalue
 
-DA_ARMS = ("da-rl", "da-sft")
 MEAN_ROW = "(mean)"  # attribution/headline row averaging benchmarks with equal weight
 
 __all__ = [
-    "DA_ARMS",
     "MechanismResult",
     "attribution",
     "compare_arms",
@@ -108,15 +107,14 @@ def compare_arms(df, arm_a: str, arm_b: str, *, benchmarks=None, n_boot: int = 2
     return out
 
 
-def _da_arms(df, da) -> list[str]:
-    present = set(df["arm"].unique())
+def _da_arms(df, da, others: tuple[str, str]) -> list[str]:
+    present = sorted(df["arm"].unique())
     if da is None:
-        arms = [a for a in DA_ARMS if a in present]
-        if not arms:
-            raise CtxbenchError(f"no data-augmentation arm in the data (looked for {list(DA_ARMS)}; "
-                                f"arms present: {sorted(present)}); pass da=...")
-        return arms
-    arms = [da] if isinstance(da, str) else list(da)
+        arms = [a for a in present if a not in others]
+    else:
+        arms = [da] if isinstance(da, str) else list(da)
+    if not arms:
+        raise CtxbenchError(f"no data-augmentation arm in the data (arms present: {present}); pass da=...")
     check_arms(df, arms)
     return arms
 
@@ -125,7 +123,8 @@ def attribution(df, *, grpo: str = "grpo", contextrl: str = "contextrl", da=None
                 n_boot: int = 2000, ci: float = 0.95, seed: int = 0, return_draws: bool = False):
     """Decompose total = contextrl - grpo into data = da - grpo and objective = contextrl - da.
 
-    da: a DA arm name or list; default every one of DA_ARMS present (both reported). One row per
+    da: a data-augmentation arm name or list, each in the data; default every arm in the data other
+    than `grpo` and `contextrl` (callers holding other arms pass the registry's DA arms). One row per
     (da_arm, benchmark) plus a MEAN_ROW per da_arm averaging benchmarks with equal weight. Columns:
     da_arm, benchmark, n_items, total, total_lo, total_hi, data, data_lo, data_hi, objective,
     objective_lo, objective_hi. The three come from the same resamples, so per resample and for the
@@ -139,7 +138,7 @@ def attribution(df, *, grpo: str = "grpo", contextrl: str = "contextrl", da=None
     check_arms(df, [grpo, contextrl])
     rs = Resampler(n_boot, seed)
     rows, draws_out = [], {}
-    for da_arm in _da_arms(df, da):
+    for da_arm in _da_arms(df, da, (grpo, contextrl)):
         arms = [grpo, da_arm, contextrl]
         per_bench = []
         for bench in _benchmarks(df, benchmarks):

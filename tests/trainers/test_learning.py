@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from toy import BENCHES, base_cfg, heldout_reward, heldout_selection_accuracy, toy_pairs
 
+from ctxbench.core.config import deep_merge
 from ctxbench.pairs import save_pairs
 from trainers import train, warmup_sft
-from trainers.config import _deep_merge
 from trainers.modeling import load_policy
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ COMMON = {
 
 
 def _cfg(pairs, **over):
-    return base_cfg(pairs, **_deep_merge(COMMON, over))
+    return base_cfg(pairs, **deep_merge(COMMON, over))
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,9 @@ from toy import BENCHES, base_cfg, max_weight_diff, toy_pairs
 
 from ctxbench.pairs import save_pairs
 from trainers import CheckpointError, train
+from trainers.arms import arm_names
 
-OBJECTIVES = ("grpo", "contextrl", "da-rl", "da-sft")
+OBJECTIVES = arm_names()
 OVER = {"loss": {"kl_coef": 0.05}, "ppo_mini_batches": 2, "save_every": 2}
 TIMING = {"rollout_s", "step_s"}
 

@@ -91,7 +91,7 @@ def qwen25(tmp_path_factory):
 
 
 def cfg_for(model_path, pairs_path, **over):
-    from trainers.config import _deep_merge
+    from ctxbench.core.config import deep_merge
 
     data = {
         "model": f"hf:{model_path}",
@@ -102,7 +102,7 @@ def cfg_for(model_path, pairs_path, **over):
         "prompts_per_step": 2, "pair_batch_size": 2, "micro_batch_size": 8, "max_steps": 1,
         "threads": 1, "progress": False,
     }
-    return make_config(_deep_merge(data, over))
+    return make_config(deep_merge(data, over))
 
 
 def weights(ckpt):

@@ -69,7 +69,8 @@ BENCHES = {"toy-copy": ToyCopy()}
 def base_cfg(pairs_path, **over):
     """A tiny, fast trainer config on ToyCopy: 8 train items, 4 prompts x 4 rollouts per step (2 steps
     per epoch), 4 new tokens, no warm-up (random-init tiny policy), one thread."""
-    from trainers.config import _deep_merge, make_config
+    from ctxbench.core.config import deep_merge
+    from trainers.config import make_config
 
     data = {
         "data": {"tasks": ["toy-copy"], "pairs": str(pairs_path), "max_items_per_task": 8},
@@ -80,7 +81,7 @@ def base_cfg(pairs_path, **over):
         "prompts_per_step": 4, "pair_batch_size": 4, "micro_batch_size": 16, "epochs": 2,
         "threads": 1, "progress": False,
     }
-    return make_config(_deep_merge(data, over))
+    return make_config(deep_merge(data, over))
 
 
 def weights(ckpt_dir):
