@@ -4,7 +4,8 @@ Pages: overview (verdict, headline, deltas) · per-benchmark deltas · attributi
 mechanism · item drill-down (one item across every arm and seed, evidence highlighted) · contrastive
 pairs (C+ vs C- word diff) · published tables. The store is `$CTXBENCH_ROOT` (default runs/) or the
 path typed in the sidebar. Every number comes from ctxbench.report (the same as `ctxbench report`);
-every query is cached per database snapshot and parameterised (ctxbench/app/data.py). When an ingest
+every read is cached per database snapshot (ctxbench/app/data.py) and goes through the store's
+parameterised query functions (ctxbench/store/queries.py, shared with `ctxbench ls`). When an ingest
 publishes a new snapshot, the page notices within seconds and re-reads.
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+RUN_COLUMNS = ("run_id", "kind", "status", "model", "arm", "seed", "ablation", "ckpt_id", "created_at")
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("ls", help="list runs and results in the store",
@@ -13,25 +15,17 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ctxbench.commands import root_of
+    from ctxbench.store import queries
     from ctxbench.store.read import connect_readonly
 
-    con = connect_readonly(root_of(args))
-    if con is None:
-        print("no database yet: run `ctxbench eval ...` or `ctxbench ingest`")
-        return 0
-    cur = con.cursor()
-    if args.what == "runs":
-        q = ("SELECT run_id, kind, status, model, arm, seed, ablation, ckpt_id, created_at FROM runs "
-             + ("WHERE kind = ? " if args.kind else "") + "ORDER BY created_at")
-        df = cur.execute(q, [args.kind] if args.kind else []).df()
-    else:
-        q = ("SELECT s.run_id, r.model, r.arm, r.seed, s.benchmark, s.benchmark_version AS version, "
-             "count(*) AS n, avg(CAST(s.correct AS DOUBLE)) AS accuracy, "
-             "sum(CASE WHEN s.parse_ok THEN 0 ELSE 1 END) AS parse_fail "
-             "FROM samples s LEFT JOIN runs r USING (run_id) "
-             + ("WHERE r.kind = ? " if args.kind else "")
-             + "GROUP BY ALL ORDER BY s.run_id, s.benchmark")
-        df = cur.execute(q, [args.kind] if args.kind else []).df()
+    con = connect_readonly(root_of(args))  # no database: a CtxbenchError saying to ingest
+    try:
+        if args.what == "runs":
+            df = queries.runs(con, kinds=args.kind or None, columns=RUN_COLUMNS)
+        else:
+            df = queries.benchmark_results(con, kind=args.kind or None)
+    finally:
+        con.close()
     if df.empty:
         print("(nothing)")
     else:

@@ -45,7 +45,7 @@ def check_frame(df) -> None:
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"stats input lacks column(s) {missing}; expected a long frame with {list(COLUMNS)} "
-                        f"(e.g. ctxbench.store.read.paired_items), got {list(df.columns)}")
+                        f"(e.g. ctxbench.store.queries.eval_sample_scores), got {list(df.columns)}")
 
 
 def check_arms(df, arms) -> None:

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
 import pytest
@@ -15,16 +14,8 @@ import pytest
 from ctxbench.core.errors import CtxbenchError, DataError
 from ctxbench.store import ingest, rebuild
 from ctxbench.store.ingest import ingest_lock
-from ctxbench.store.read import (
-    aggregates,
-    connect_readonly,
-    list_runs,
-    paired_items,
-    run_benchmark_summary,
-    samples_for_runs,
-    snapshot_id,
-    train_metrics,
-)
+from ctxbench.store.queries import runs
+from ctxbench.store.read import connect_readonly, snapshot_id
 from ctxbench.store.schema import TABLES, Table
 from ctxbench.store.shards import write_shard
 
@@ -40,6 +31,16 @@ def samples(run, items, score=1.0, bench="b", version="1", **kw):
     return [dict(key=f"{run}:{bench}:{i}", run_id=run, ckpt_id="ck", benchmark=bench,
                  benchmark_version=version, item_id=str(i), config_hash="c", sample_idx=0,
                  lib_versions="{}", score=score, correct=score > 0.5, parse_ok=True, **kw) for i in items]
+
+
+def scores(root, run_id) -> list:
+    """The stored scores of one run's samples, in item order."""
+    con = connect_readonly(root)
+    try:
+        return [r[0] for r in con.execute("SELECT score FROM samples WHERE run_id = ? ORDER BY benchmark, item_id, "
+                                          "sample_idx", [run_id]).fetchall()]
+    finally:
+        con.close()
 
 
 def dump(root) -> dict[str, list]:
@@ -74,13 +75,13 @@ def test_later_shard_replaces_same_key(root):
     time.sleep(0.01)
     write_shard(root, "runs", [run_row("r1", "grpo", 0, status="done")])
     assert ingest(root, progress=False)["runs"] == 0
-    assert list_runs(connect_readonly(root))["status"].tolist() == ["done"]
+    assert runs(connect_readonly(root))["status"].tolist() == ["done"]
     # duplicates inside one batch: the later shard (and later row) wins
     write_shard(root, "samples", samples("r1", [0], score=0.0) + samples("r1", [0], score=0.5), name="a")
     time.sleep(0.01)
     write_shard(root, "samples", samples("r1", [0], score=1.0), name="b")
     ingest(root, progress=False)
-    assert samples_for_runs(connect_readonly(root), ["r1"])["score"].tolist() == [1.0]
+    assert scores(root, "r1") == [1.0]
 
 
 def test_rebuild_equals_incremental(root):
@@ -103,7 +104,7 @@ def test_rewritten_shard_is_reread(root):
     time.sleep(0.01)
     write_shard(root, "samples", samples("r1", range(3), score=1.0), name="p")  # same file name
     ingest(root, progress=False)
-    assert samples_for_runs(connect_readonly(root), ["r1"])["score"].tolist() == [1.0] * 3
+    assert scores(root, "r1") == [1.0] * 3
 
 
 def test_corrupt_shard_error_names_file_and_keeps_live_db(root):
@@ -153,34 +154,6 @@ def test_new_table_and_column_are_one_place_changes(root, monkeypatch):
     assert ingest(root, progress=False)["notes"] == 1
     con = connect_readonly(root)
     assert con.execute("SELECT step, unit FROM train_metrics ORDER BY step").fetchall() == [(1, None), (2, "nat")]
-
-
-def test_read_helpers(root):
-    for k, arm in enumerate(["grpo", "contextrl"]):
-        write_shard(root, "runs", [run_row(f"r{k}", arm, 0)])
-        write_shard(root, "samples", samples(f"r{k}", range(4 + k), score=0.5 * k))
-    write_shard(root, "samples", samples("r2", range(2), version="2"))
-    write_shard(root, "train_metrics", [{"run_id": "r0", "step": 1, "name": "loss", "value": 1.0}])
-    write_shard(root, "aggregates", [{"run_id": "paper", "model": "m", "arm": "grpo", "benchmark": "b",
-                                      "score": 40.0}])
-    ingest(root, progress=False)
-    con = connect_readonly(root)
-    pi = paired_items(con, "b", ["r0", "r1"])
-    assert sorted(set(pi["item_id"])) == ["0", "1", "2", "3"]  # item 4 only in r1: dropped
-    assert pi.groupby("arm")["score"].mean().to_dict() == {"contextrl": 0.5, "grpo": 0.0}
-    assert len(paired_items(con, "b", ["r0", "r1"], intersect=False)) == 9
-    with pytest.raises(CtxbenchError, match="different versions"):
-        paired_items(con, "b", ["r0", "r2"])
-    summ = run_benchmark_summary(con, ["r1"])
-    assert summ[["n_items", "mean_score", "parse_fail_rate"]].values.tolist() == [[5, 0.5, 0.0]]
-    assert train_metrics(con, ["r0"], names=["loss"])["value"].tolist() == [1.0]
-    assert aggregates(con)["score"].tolist() == [40.0]
-    # user text is a parameter, never SQL
-    assert len(samples_for_runs(con, ["x' OR '1'='1"])) == 0
-    # one shared connection used from several threads (Streamlit): helpers take their own cursor
-    with ThreadPoolExecutor(4) as pool:
-        got = list(pool.map(lambda _: len(run_benchmark_summary(con)), range(16)))
-    assert got == [3] * 16
 
 
 READER_LOOP = textwrap.dedent("""
