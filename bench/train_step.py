@@ -1,6 +1,6 @@
 """One GRPO optimizer step: ctxbench's trainer vs TRL 1.16 GRPOTrainer, alternated in one process.
 
-Shape (reference/peer-baselines.md §5): 8 prompts x 8 completions, 128-token prompts, 32 new tokens,
+Shape (as in README.md, Performance): 8 prompts x 8 completions, 128-token prompts, 32 new tokens,
 the ~5M-parameter tiny checkpoint, CPU, 2 threads, AdamW, clip 1.0, token-mean (TRL "dapo") loss;
 with (β = 0.04, a frozen reference model) and without a KL term; fp32, plus a bf16 run.
 

@@ -32,14 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run root holding runs, shards, checkpoints and the database "
                         "(default: $CTXBENCH_ROOT or ./runs)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as e:
-            if e.name == f"{__package__}.commands.{name}":
-                continue  # command not built yet
-            raise
-        mod.add_parser(sub)
+    for name in COMMANDS:  # a name here without its module is an error, never a silently missing command
+        importlib.import_module(f"ctxbench.commands.{name}").add_parser(sub)
     return p
 
 

@@ -31,6 +31,7 @@ import torch
 from ctxbench.core.config import to_dict
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import stable_hash
+from ctxbench.models.presets.registry import checkpoint_identity
 from trainers import checkpoint as ck
 from trainers.config import TrainConfig, config_fingerprint, run_id_for
 from trainers.data import DataPools, Stream, build_pools, pos_first_for
@@ -112,7 +113,6 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         if cfg.warmup.enabled:
-            from ctxbench.models.presets.registry import checkpoint_identity
             from trainers.sft import warmup_sft
 
             self.init_path = warmup_sft(cfg, self.root, self.benchmarks)
@@ -354,14 +354,9 @@ class Trainer:
         path = ck.save_checkpoint(self.ckpt_root, name, self.model, self.io or self.tok, state, meta)
         protect = {ck.step_dir_name(0)} if (self.ckpt_root / ck.step_dir_name(0)).exists() else set()
         ck.prune(self.ckpt_root, cfg.keep_last, protect)
-        try:
-            from ctxbench.models.presets.registry import checkpoint_identity
-
-            write_checkpoint_row(self.root, ckpt_id=checkpoint_identity(path), path=path, model=cfg.model,
-                                 arm=cfg.objective.name, seed=cfg.seed, step=step, run_id=self.run_id,
-                                 parent_ckpt_id=self.init_identity)
-        except ImportError:
-            pass
+        write_checkpoint_row(self.root, ckpt_id=checkpoint_identity(path), path=path, model=cfg.model,
+                             arm=cfg.objective.name, seed=cfg.seed, step=step, run_id=self.run_id,
+                             parent_ckpt_id=self.init_identity)
         return path
 
     # ------------------------------------------------------------------------------------ loop
@@ -392,8 +387,6 @@ class Trainer:
         if last is None:
             raise CtxbenchError(f"{self.run_id}: nothing to train (0 steps) and no checkpoint")
         if self.step >= self.total_steps:
-            from ctxbench.models.presets.registry import checkpoint_identity
-
             write_run_row(self.root, run_id=self.run_id, model=cfg.model, ckpt_id=checkpoint_identity(last),
                           arm=cfg.objective.name, seed=cfg.seed, config_hash=self.expected["config_fingerprint"],
                           config=to_dict(cfg), status="complete")

@@ -1,9 +1,9 @@
 """Training rows for the store: per-step metrics, the run row and checkpoint rows, as shards.
 
-Writers never open DuckDB (DESIGN.md §Store): rows go to atomic Parquet shards under
-<root>/shards/<table>/ and `ctxbench ingest` loads them. Metric shards are named by their step range,
-so a resumed run that re-logs steps after its last checkpoint replaces the same shard rather than
-adding a second copy (and the values are identical, since the replay is deterministic).
+Writers never open DuckDB (only `ctxbench ingest` writes the database): rows go to atomic Parquet
+shards under <root>/shards/<table>/ and `ctxbench ingest` loads them. Metric shards are named by their
+step range, so a resumed run that re-logs steps after its last checkpoint replaces the same shard rather
+than adding a second copy (and the values are identical, since the replay is deterministic).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Model-side computations the trainers share: loading, prompt rendering, and log-probabilities
 computed only where they are needed.
 
-Why this is fast on CPU (reference/peer-baselines.md §5): the LM head (8192 x 256 for the tiny preset,
-40% of its parameters) runs only on completion positions, and a GRPO group's G rollouts share one
-prompt, so the prompt is encoded once per group and its KV cache is indexed out to the G rollouts.
-Gradients flow through the shared cache into the prompt computation, so the result equals a full
-forward over every (prompt + completion) row up to float rounding, for a fraction of the FLOPs.
+Why this is fast on CPU (README.md, Performance: a GRPO step 3.7x faster than TRL's): the LM head
+(8192 x 256 for the tiny preset, 40% of its parameters) runs only on completion positions, and a GRPO
+group's G rollouts share one prompt, so the prompt is encoded once per group and its KV cache is
+indexed out to the G rollouts. Gradients flow through the shared cache into the prompt computation, so
+the result equals a full forward over every (prompt + completion) row up to float rounding, for a
+fraction of the FLOPs.
 """
 
 from __future__ import annotations

@@ -39,9 +39,9 @@ def _load_all() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
     for mod in _MODULES:
         importlib.import_module(mod if mod.startswith("ctxbench.") else f"{__name__}.{mod}")
+    _loaded = True  # only once every module imported: a failed load raises again on the next lookup
 
 
 def register(cls: type[Benchmark]) -> type[Benchmark]:

@@ -1,6 +1,6 @@
 """The condition-filtering cascade's bookkeeping and its shortcut filters (pure text; no sources here).
 
-Why: the paper keeps ~1.5% of its candidate trajectory pairs (reference/contextrl-method.md §4.1), and
+Why: the paper keeps ~1.5% of its candidate trajectory pairs (the ContextRL paper, §4.1), and
 a pair set is only trustworthy when one can see what was thrown away and why. Every candidate passes
 through the same stages, and every drop is recorded with its stage and reason in a `Ledger`, which
 also gives the yield of each stage:

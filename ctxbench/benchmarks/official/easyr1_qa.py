@@ -1,8 +1,9 @@
 """`easyr1-qa`: an EasyR1 / verl multimodal RL dataset as a task pool (the paper's GRPO stream).
 
 Why: the paper's multimodal runs train Qwen2.5-VL on 38k single-image QA rows plus 7k choose-image
-rows, released together in EasyR1's dataset format (xupy21/ContextRL_Multimodal_Qwen2.5_VL;
-reference/contextrl-method.md §2). Reading that format directly lets `ablations/paper-multimodal.toml`
+rows, released together in EasyR1's dataset format (xupy21/ContextRL_Multimodal_Qwen2.5_VL, 45k rows:
+rows with at most one image feed GRPO, rows with two images and an A/B answer feed the context-selection
+loss). Reading that format directly lets `ablations/paper-multimodal.toml`
 train on the released rows through the same loop, reward and store as every other task.
 
 The format (EasyR1's RLHFDataset with ContextRL's config: prompt_key `problem`, answer_key `answer`,

@@ -3,8 +3,13 @@ tokenizer trained locally on packaged text. Deterministic from a seed, saved as 
 transformers checkpoint, so everything downstream (harness, trainers, lm-eval) treats it like any
 `hf:PATH` model.
 
-Shape follows the peer baselines (reference/peer-baselines.md): vocab 8192, d=256, 4 layers,
-4 heads / 2 KV heads, MLP 688, tied embeddings.
+Shape: the ~5M-parameter model the bench/ comparisons with TRL and lm-eval run on (README.md,
+Performance): vocab 8192, d=256, 4 layers, 4 heads / 2 KV heads, MLP 688, tied embeddings.
+
+The tokenizer corpus is packaged text only (essays, HumanEval, the tau2 policies), all of it required:
+a missing package is a clear error, never a quietly smaller corpus and so a different tokenizer. The
+cache folder is named by the recipe version, the spec and a hash of the corpus, so different packaged
+text builds a new checkpoint instead of reusing one trained on other text.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ctxbench.core.atomic import publish_dir, temp_path
 from ctxbench.core.hashing import stable_hash
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-TINY_VERSION = "1"  # bump when the corpus, tokenizer or architecture recipe changes
+TINY_VERSION = "1"  # bump when the tokenizer or architecture recipe changes (the corpus is hashed into the name)
 
 
 @dataclass(frozen=True)
@@ -34,18 +40,20 @@ class TinySpec:
 
 
 def tokenizer_corpus() -> list[str]:
-    """Packaged text the tokenizer is trained on: essays (prose), HumanEval (code), tau2 policies
-    (tool-use text). Digits and punctuation are covered by the byte-level alphabet anyway."""
+    """Packaged text the tokenizer is trained on: essays (prose), HumanEval (code), tau2 airline and
+    retail policies (tool-use text). Digits and punctuation are covered by the byte-level alphabet
+    anyway. Raises DataError naming the package when any of it is not installed."""
     from ctxbench.sources import assets
 
     texts = [t for _, t in assets.essays()]
     texts += [p["prompt"] + p["canonical_solution"] for p in assets.humaneval_problems()]
-    for dom in ("airline", "retail"):
-        try:
-            texts.append((assets.tau2_domain_dir(dom) / "policy.md").read_text(encoding="utf-8"))
-        except Exception:  # the tokenizer must not depend on optional data
-            pass
+    texts += [(assets.tau2_domain_dir(d) / "policy.md").read_text(encoding="utf-8") for d in ("airline", "retail")]
     return texts
+
+
+def corpus_hash(texts: list[str]) -> str:
+    """Short content hash of a tokenizer corpus, for cache names."""
+    return stable_hash(texts, 8)
 
 
 def train_tokenizer(vocab_size: int, texts: list[str]):
@@ -77,7 +85,7 @@ def train_tokenizer(vocab_size: int, texts: list[str]):
 def staging_dir(out: Path) -> Path:
     """The sibling folder a build writes into: beside `out` (same filesystem, so `publish` is one
     atomic rename) and per process, so two builders racing for the same cache entry never mix files."""
-    return out.with_name(out.name + f".tmp{os.getpid()}")
+    return temp_path(out)
 
 
 def seeded_init(model_cls, cfg, seed: int):
@@ -104,8 +112,7 @@ def publish(tmp: Path, out: Path) -> Path:
         import shutil
 
         shutil.rmtree(out)
-    os.replace(tmp, out)
-    return out
+    return publish_dir(tmp, out)
 
 
 def save_build(out: Path, parts, preset: str, version: str, spec: dict) -> Path:
@@ -155,7 +162,8 @@ def build_tiny(out_dir: str | os.PathLike, spec: TinySpec = TinySpec()) -> Path:
 
 
 def tiny_cache_name(spec: TinySpec = TinySpec()) -> str:
-    return f"tiny-v{TINY_VERSION}-{stable_hash(asdict(spec), 8)}"
+    """Recipe version, spec and corpus: a change to any of them names a new build."""
+    return f"tiny-v{TINY_VERSION}-{stable_hash(asdict(spec), 8)}-c{corpus_hash(tokenizer_corpus())}"
 
 
 def ensure_tiny(spec: TinySpec = TinySpec(), cache: Path | None = None) -> Path:

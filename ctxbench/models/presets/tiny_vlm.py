@@ -1,7 +1,8 @@
 """The `tiny-vlm` preset, and tiny random-init builds of the real VLM architectures.
 
-No vision-language model or CLIP-style encoder ships its weights in a registry package
-(reference/offline-assets.md §3), so the offline vision model is built here, like `tiny`:
+No vision-language model or CLIP-style encoder ships its weights in a registry package (the CLIP,
+MobileCLIP and SmolVLM packages on PyPI all download them at run time), so the offline vision model is
+built here, like `tiny`:
 
 - `tiny-vlm`: LLaVA-style. A random-init CLIP ViT (64 px, patch 8, d=128, 2 layers; 64 patches + CLS
   = 65 image tokens), a 2-layer MLP projector and a tiny Llama (d=256, 4 layers), with a byte-level BPE
@@ -25,9 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ctxbench.core.hashing import stable_hash
-from ctxbench.models.presets.tiny import ensure_built, save_build, seeded_init
+from ctxbench.models.presets.tiny import corpus_hash, ensure_built, save_build, seeded_init, tokenizer_corpus
 
-TINY_VLM_VERSION = "1"  # bump when the corpus, tokenizer, processor or architecture recipe changes
+TINY_VLM_VERSION = "1"  # bump when the tokenizer, processor or architecture recipe changes (the corpus is hashed)
 IMAGE_TOKEN = "<image>"
 TINY_VLM_MAX_CONTEXT = 2048
 
@@ -68,17 +69,20 @@ class TinyVLMSpec:
 
 def vqa_corpus() -> list[str]:
     """Text a VQA tokenizer should know: the easy-VQA questions and answers (packaged) and the
-    wording of the embedded VQA suite (colours, positions, chart and geometry words)."""
-    texts: list[str] = []
+    wording of the embedded VQA suite (colours, positions, chart and geometry words). easy-vqa is a
+    required dependency: without it this is an error, not a different tokenizer."""
+    from ctxbench.core.errors import DataError
+
     try:
         import easy_vqa
-
-        for get in (easy_vqa.get_train_questions, easy_vqa.get_test_questions):
-            qs, answers, _ = get()
-            texts.append("\n".join(sorted(set(qs))))
-            texts.append(" ".join(sorted(set(answers))))
-    except (ImportError, OSError, ValueError):  # the tokenizer must not depend on optional data
-        texts.append("what color is the shape? what shape is in the image? is there a red shape?")
+    except ImportError:
+        raise DataError("the tiny-vlm tokenizer corpus needs the easy-VQA questions: "
+                        "pip install easy-vqa==1.0") from None
+    texts: list[str] = []
+    for get in (easy_vqa.get_train_questions, easy_vqa.get_test_questions):
+        qs, answers, _ = get()
+        texts.append("\n".join(sorted(set(qs))))
+        texts.append(" ".join(sorted(set(answers))))
     texts.append(
         "Question: Answer with a single word. Answer with the option's letter from the given choices "
         "directly. Options: (A) (B) (C) (D) red green blue yellow orange purple white black gray teal "
@@ -92,7 +96,7 @@ def vqa_corpus() -> list[str]:
 
 def train_vlm_tokenizer(vocab_size: int, extra_special: list[str]):
     """The `tiny` byte-level BPE recipe on the tiny corpus + VQA text, plus image special tokens."""
-    from ctxbench.models.presets.tiny import tokenizer_corpus, train_tokenizer
+    from ctxbench.models.presets.tiny import train_tokenizer
 
     tok = train_tokenizer(vocab_size - len(extra_special), tokenizer_corpus() + vqa_corpus())
     tok.add_tokens(extra_special, special_tokens=True)
@@ -148,7 +152,9 @@ def build_tiny_vlm(out_dir: str | os.PathLike, spec: TinyVLMSpec = TinyVLMSpec()
 
 
 def tiny_vlm_cache_name(spec: TinyVLMSpec = TinyVLMSpec()) -> str:
-    return f"tiny-vlm-v{TINY_VLM_VERSION}-{stable_hash(asdict(spec), 8)}"
+    """Recipe version, spec and tokenizer corpus: a change to any of them names a new build."""
+    return (f"tiny-vlm-v{TINY_VLM_VERSION}-{stable_hash(asdict(spec), 8)}"
+            f"-c{corpus_hash(tokenizer_corpus() + vqa_corpus())}")
 
 
 def ensure_tiny_vlm(spec: TinyVLMSpec = TinyVLMSpec(), cache: Path | None = None) -> Path:
