@@ -80,6 +80,29 @@ class Score:
     parse_ok: bool
 
 
+VerdictMode = Literal["semantic", "official", "official-rule"]
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """Both readings of one completion, for benchmarks that have an official scorer.
+
+    official: what the benchmark's own scorer would say, quirks and known bugs included (published
+    numbers include them); None for benchmarks with no official scorer. semantic: ctxbench's reading of
+    the answer's meaning (`Benchmark.score`, also the default RL reward). mode names the score of record:
+    "official", "official-rule" (the official pipeline asks an LLM judge here, none was configured, so
+    this is its rule-only verdict), or "semantic" (no official scorer)."""
+
+    semantic: Score
+    official: Score | None = None
+    mode: VerdictMode = "semantic"
+
+    @property
+    def record(self) -> Score:
+        """The score of record: official when there is one, else semantic."""
+        return self.official if self.official is not None else self.semantic
+
+
 @dataclass(frozen=True)
 class GenSpec:
     """How the harness should query the model for this benchmark (part of every result key)."""
@@ -127,9 +150,28 @@ class Benchmark(ABC):
     def load(self, ctx: LoadContext, limit: int | None = None) -> list[Item]:
         """Items in a deterministic order. `limit` takes a deterministic, spread-out subset."""
 
+    # The official scorer this benchmark reproduces in `score_official` ("" = none), cited as
+    # "package version: file function", e.g. "VLMEvalKit 0.0.20: vlmeval/dataset/image_mcq.py
+    # ImageMCQDataset.evaluate (exact_matching)".
+    official_scorer: ClassVar[str] = ""
+
     @abstractmethod
     def score(self, item: Item, completion: str) -> Score:
-        """Score one completion (also the RL reward: `Score.score`)."""
+        """The semantic verdict: ctxbench's reading of the completion's meaning (the default RL reward)."""
+
+    def score_official(self, item: Item, completion: str) -> tuple[Score, VerdictMode] | None:
+        """The official scorer's verdict and its mode ("official", or "official-rule" when the official
+        pipeline would ask an LLM judge and none is configured); None when there is no official scorer.
+        Benchmarks that name an `official_scorer` override this."""
+        return None
+
+    def verdicts(self, item: Item, completion: str) -> Verdicts:
+        """Both verdicts of one completion; `.record` is what the store's main columns hold."""
+        semantic = self.score(item, completion)
+        off = self.score_official(item, completion)
+        if off is None:
+            return Verdicts(semantic)
+        return Verdicts(semantic, off[0], off[1])
 
     def validate(self, ctx: LoadContext) -> list[str]:
         """Problems with the data (empty, duplicate ids, ...), as messages naming file and line."""

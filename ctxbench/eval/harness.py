@@ -239,7 +239,7 @@ def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]
     for (it, mode, gen, key), (text, n_new, err) in zip(batch, outputs):
         if err is None:
             try:
-                sc = bench.score(it, text)
+                sc = bench.verdicts(it, text)
             except Exception as e:  # a scorer crash is a recorded failure of this item
                 sc, err = None, f"score: {type(e).__name__}: {e}"
         else:

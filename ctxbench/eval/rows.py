@@ -56,11 +56,14 @@ def bench_sample_key(run_id: str, bench, item, sample_idx: int = 0) -> str:
 
 def sample_row(*, run_id: str, ckpt_id: str, benchmark: str, version: str, item_id: str, prompt_hash: str | None,
                config_hash: str, lib_versions: str, output: str | None, extracted: str | None, correct: bool,
-               score: float, parse_ok: bool, error: str | None = None, gen_hash: str | None = None,
+               score: float, parse_ok: bool, verdict: str = "semantic", semantic_extracted: str | None = None,
+               semantic_correct: bool | None = None, semantic_score: float | None = None,
+               semantic_parse_ok: bool | None = None, error: str | None = None, gen_hash: str | None = None,
                sample_idx: int = 0, latency_s: float | None = None, n_new_tokens: int | None = None,
                created_at: _dt.datetime | None = None) -> dict:
     """One `samples` row with its key. `prompt_hash` may be None when the writer never saw the prompt
-    (a SWE-bench import without the instance file): the uid then hashes an empty prompt."""
+    (a SWE-bench import without the instance file): the uid then hashes an empty prompt. The semantic_*
+    columns default to the score of record when a writer has one verdict only (verdict="semantic")."""
     uid = item_uid(benchmark, version, item_id, prompt_hash or "")
     return {
         "key": sample_key(run_id, uid, sample_idx), "run_id": run_id, "ckpt_id": ckpt_id, "benchmark": benchmark,
@@ -68,16 +71,31 @@ def sample_row(*, run_id: str, ckpt_id: str, benchmark: str, version: str, item_
         "gen_hash": gen_hash, "config_hash": config_hash, "sample_idx": int(sample_idx), "output": output,
         "extracted": extracted, "correct": bool(correct), "score": float(score), "parse_ok": bool(parse_ok),
         "latency_s": latency_s, "n_new_tokens": n_new_tokens, "error": error, "lib_versions": lib_versions,
-        "created_at": created_at or now(),
+        "created_at": created_at or now(), "verdict": verdict,
+        "semantic_extracted": extracted if verdict == "semantic" else semantic_extracted,
+        "semantic_correct": bool(correct) if verdict == "semantic" else semantic_correct,
+        "semantic_score": float(score) if verdict == "semantic" else semantic_score,
+        "semantic_parse_ok": bool(parse_ok) if verdict == "semantic" else semantic_parse_ok,
     }
 
 
-def scored_fields(score) -> dict:
-    """extracted / correct / score / parse_ok of a benchmark Score, or the failed-item values for None."""
+def _fields(score, prefix: str = "") -> dict:
     if score is None:
-        return {"extracted": None, "correct": False, "score": 0.0, "parse_ok": False}
-    return {"extracted": score.extracted, "correct": bool(score.correct), "score": float(score.score),
-            "parse_ok": bool(score.parse_ok)}
+        return {f"{prefix}extracted": None, f"{prefix}correct": False, f"{prefix}score": 0.0,
+                f"{prefix}parse_ok": False}
+    return {f"{prefix}extracted": score.extracted, f"{prefix}correct": bool(score.correct),
+            f"{prefix}score": float(score.score), f"{prefix}parse_ok": bool(score.parse_ok)}
+
+
+def scored_fields(scored) -> dict:
+    """The verdict columns of a samples row from a benchmark's Verdicts (or a bare Score, which is a
+    semantic verdict; or None, a failed item): the score of record in extracted/correct/score/parse_ok,
+    which verdict that is, and the semantic verdict beside it."""
+    from ctxbench.benchmarks.base import Verdicts
+
+    if scored is None or not isinstance(scored, Verdicts):
+        return {**_fields(scored), "verdict": "semantic", **_fields(scored, "semantic_")}
+    return {**_fields(scored.record), "verdict": scored.mode, **_fields(scored.semantic, "semantic_")}
 
 
 __all__ = ["bench_item_row", "bench_sample_key", "item_row", "now", "run_row", "sample_row", "scored_fields"]

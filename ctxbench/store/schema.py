@@ -72,8 +72,14 @@ TABLES: dict[str, Table] = {
             "correct": "BOOLEAN", "score": "DOUBLE", "parse_ok": "BOOLEAN", "latency_s": "DOUBLE",
             "n_new_tokens": "INTEGER", "error": "VARCHAR", "lib_versions": "VARCHAR",
             "created_at": "TIMESTAMP",
+            # extracted/correct/score/parse_ok above are the score of record; `verdict` says which
+            # (official | official-rule | semantic) and the semantic_* columns keep ctxbench's own reading
+            # beside it (NULL in rows written before both were stored)
+            "verdict": "VARCHAR", "semantic_extracted": "VARCHAR", "semantic_correct": "BOOLEAN",
+            "semantic_score": "DOUBLE", "semantic_parse_ok": "BOOLEAN",
         },
         key=("key",),
+        choices={"verdict": ("official", "official-rule", "semantic")},
         # "Every row carries the run's resolved-config hash, benchmark name@version, checkpoint
         # identity, and library versions" (docs/architecture.md).
         required=("run_id", "ckpt_id", "benchmark", "benchmark_version", "item_id", "config_hash",

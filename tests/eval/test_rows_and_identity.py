@@ -40,7 +40,21 @@ def test_sample_row_key_is_the_schema_recipe_and_matches_the_pending_key():
 
 
 def test_failed_item_fields():
-    assert scored_fields(None) == {"extracted": None, "correct": False, "score": 0.0, "parse_ok": False}
+    assert scored_fields(None) == {"extracted": None, "correct": False, "score": 0.0, "parse_ok": False,
+                                   "verdict": "semantic", "semantic_extracted": None, "semantic_correct": False,
+                                   "semantic_score": 0.0, "semantic_parse_ok": False}
+
+
+def test_both_verdicts_are_stored_with_the_official_one_of_record():
+    from ctxbench.benchmarks.base import Verdicts
+
+    semantic, official = Score("B", True, 1.0, True), Score(None, False, 0.0, False)
+    f = scored_fields(Verdicts(semantic, official, "official-rule"))
+    assert (f["extracted"], f["correct"], f["verdict"]) == (None, False, "official-rule")
+    assert (f["semantic_extracted"], f["semantic_correct"], f["semantic_score"]) == ("B", True, 1.0)
+    # a benchmark with no official scorer: the semantic verdict is the record
+    g = scored_fields(Verdicts(semantic))
+    assert g["correct"] is True and g["verdict"] == "semantic" and g["semantic_correct"] is True
 
 
 def test_no_writer_builds_sample_keys_by_hand():

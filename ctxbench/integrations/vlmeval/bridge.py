@@ -267,11 +267,11 @@ def ingest_predictions(pred_file: str | Path, benchmark: str, root: Path, *, dat
         text = preds[it.item_id]
         err = None
         try:
-            sc = bench.score(it, text)
+            sc = bench.verdicts(it, text)
         except Exception as e:  # noqa: BLE001  (a scorer crash is a recorded failure of this item, as in the harness)
             sc, err = None, f"score: {type(e).__name__}: {e}"
-        n_correct += bool(sc and sc.correct)
-        n_fail += not (sc and sc.parse_ok)
+        n_correct += bool(sc and sc.record.correct)
+        n_fail += not (sc and sc.record.parse_ok)
         n_err += err is not None
         rows.append(sample_row(run_id=run_id, ckpt_id=ckpt_id, benchmark=bench.name, version=bench.version,
                                item_id=it.item_id, prompt_hash=it.prompt_hash, gen_hash=gen_hash, config_hash=chash,
