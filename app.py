@@ -24,7 +24,7 @@ from ctxbench.report import summary as tables
 from ctxbench.report.data import arm_order
 from ctxbench.stats.arms import MEAN_ROW
 
-PAGES = ("Overview", "Deltas", "Attribution", "Training curves", "Mechanism", "Item drill-down",
+PAGES = ("Overview", "Deltas", "Attribution", "Training curves", "Mechanism", "Verdicts", "Item drill-down",
          "Contrastive pairs", "Published tables")
 CREATE_HELP = """No database at `{db}` yet. Create one, then come back (this page notices new data by itself):
 
@@ -203,9 +203,34 @@ def page_items(root, snap, name, an) -> None:
         for _, r in samples[samples["arm"] == arm].sort_values(["seed", "sample_idx"]).iterrows():
             col.markdown(f"seed {int(r['seed'])} · {_verdict_mark(r)} · score {r['score']:.2f}")
             col.caption(f"extracted: {r['extracted']!r}")
+            if r.get("verdict") in ("official", "official-rule") and r.get("semantic_correct") is not None:
+                col.caption(f"{r['verdict']} verdict; semantic: {'right' if r['semantic_correct'] else 'wrong'} "
+                            f"(read {r['semantic_extracted']!r})")
             col.code(r["output"] if isinstance(r["output"], str) else "", language=None, wrap_lines=True)
             if isinstance(r["error"], str) and r["error"]:
                 col.caption(f"error: {r['error']}")
+
+
+def page_verdicts(root, snap, name, an) -> None:
+    """Official vs semantic accuracy per benchmark and arm, and the items where the two verdicts differ."""
+    table = tables.scoring_table(an.scoring)
+    if table is None:
+        st.info("No benchmark in this ablation has an official scorer: every verdict is ctxbench's own "
+                "(semantic). The official-format benchmarks (paper-vqa, longbench-v2, livecodebench-v6, "
+                "swe-bench-*, niah) store both.")
+        return
+    st.caption(tables.SCORING_NOTE)
+    show_fig(figures.scoring_figure(an.scoring), "fig_scoring")
+    show_table(table, "scoring_table")
+    bench = st.selectbox("benchmark", sorted(an.scoring["benchmark"].unique()), key="verdict_benchmark")
+    rows = data.verdict_disagreements(root, snap, name, bench)
+    if rows.empty:
+        st.success("The official and the semantic verdict agree on every item of this benchmark.")
+        return
+    st.markdown(f"**{rows['item_id'].nunique()} item(s), {len(rows)} sample(s) scored differently.** "
+                "Open one in *Item drill-down* to see its prompt.")
+    st.dataframe(rows[["item_id", "arm", "seed", "verdict", "extracted", "correct", "semantic_extracted",
+                       "semantic_correct", "output"]], hide_index=True, key="verdict_rows")
 
 
 def page_pairs(root, snap) -> None:
@@ -311,6 +336,8 @@ def main() -> None:
     an = data.analysis(root, snap, name)
     if page == "Item drill-down":
         page_items(root, snap, name, an)
+    elif page == "Verdicts":
+        page_verdicts(root, snap, name, an)
     else:
         {"Overview": page_overview, "Deltas": page_deltas, "Attribution": page_attribution,
          "Training curves": page_curves, "Mechanism": page_mechanism,

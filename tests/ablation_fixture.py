@@ -78,13 +78,19 @@ def _samples(run_id, arm, seed, items, effect, seed_sd=0.25, scen="s") -> list[d
         p = 1 / (1 + math.exp(-(diff + effect + seed_eff)))
         ok = bool(_rng("draw", scen, arm, seed, it["item_uid"]).random() < p)
         out = it["answer"] if ok else str(int(it["answer"]) + 7) if it["answer"].isdigit() else "B"
+        # niah stands in for a benchmark with an official scorer: the score of record is the official
+        # verdict, and the semantic one also accepts ~1 in 5 of the replies the official one rejects
+        official = it["benchmark"] == "niah"
+        sem = ok or (official and _rng("semantic", scen, arm, seed, it["item_uid"]).random() < 0.2)
         rows.append({"key": sample_key(run_id, it["item_uid"], 0), "run_id": run_id, "ckpt_id": f"ckpt-{arm}-{seed}",
                      "benchmark": it["benchmark"], "benchmark_version": "1", "item_id": it["item_id"],
                      "item_uid": it["item_uid"], "prompt_hash": it["prompt_hash"], "gen_hash": "g",
                      "config_hash": "c", "sample_idx": 0, "output": f"I think it is {out} <tag>",
                      "extracted": out, "correct": ok, "score": float(ok), "parse_ok": True,
                      "latency_s": 0.01, "n_new_tokens": 5, "error": None, "lib_versions": {"x": "1"},
-                     "created_at": T0})
+                     "created_at": T0, "verdict": "official" if official else "semantic",
+                     "semantic_extracted": out, "semantic_correct": sem, "semantic_score": float(sem),
+                     "semantic_parse_ok": True})
     return rows
 
 

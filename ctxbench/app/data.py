@@ -95,6 +95,15 @@ def item_detail(root: str, snap, name: str, benchmark: str, item_id: str):
     return item, samples
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def verdict_disagreements(root: str, snap, name: str, benchmark: str):
+    """Samples whose official and semantic verdicts differ (latest run per arm/seed), for the Verdicts page."""
+    df = queries.verdict_disagreements(connection(root, snap), name, benchmark)
+    if not df.empty:
+        df, _ = latest_run_per_cell(df.assign(benchmark=benchmark), _eval_runs(root, snap, name))
+    return df
+
+
 def _loads(text, default):
     if not isinstance(text, str):
         return default

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.report.data import PROBE, AblationData, arm_order
+from ctxbench.report.scoring import official_vs_semantic
 from ctxbench.report.verdict import Verdict, isnan, verdict_from
 from trainers.arms import baseline, data_augmentation, method
 
@@ -52,6 +53,7 @@ class Analysis:
     mechanism: object = None     # stats.MechanismResult
     curves: object = None        # arm, curve, metric, step, mean, lo, hi, n_seeds
     published: list[Published] = field(default_factory=list)
+    scoring: object = None       # report.scoring.official_vs_semantic: official vs semantic accuracy
     verdict: Verdict | None = None
     notes: list[str] = field(default_factory=list)
     n_runs: dict = field(default_factory=dict)  # arm -> seeds evaluated
@@ -166,6 +168,7 @@ def analyze(data: AblationData, *, n_boot: int = 2000, n_perm: int = 10000, seed
     res = Analysis(name=data.name, arms=arms, benchmarks=data.benchmarks, notes=list(data.notes))
     res.n_runs = {a: sorted(int(s) for s in task[task["arm"] == a]["seed"].unique()) for a in arms}
     res.curves = training_curves(data.train)
+    res.scoring = official_vs_semantic(data.items)
     res.published = published_views(data.aggregates)
     if task.empty and res.published and data.runs["kind"].eq("import").all():
         res.notes.append("this ablation holds only imported published tables (aggregate scores, no item rows): "

@@ -194,3 +194,22 @@ def published_figure(pub):
                            text=[f"{v:.2f}" for v in head["average"]], textposition="outside"))
     fig.update_yaxes(title="mean over benchmarks, then over base models")
     return _layout(fig, f"Published table {pub.name}: paper-style headline average", height=360)
+
+
+def scoring_figure(table):
+    """Official vs semantic accuracy per benchmark (mean over arms), with the disagreement count."""
+    import plotly.graph_objects as go
+
+    if table is None or len(table) == 0:
+        return None
+    per = table.groupby("benchmark", sort=True).agg(official=("official", "mean"), semantic=("semantic", "mean"),
+                                                    n_disagree=("n_disagree", "sum"))
+    fig = go.Figure()
+    for col, color in (("official", "#444444"), ("semantic", "#8fbcd4")):
+        fig.add_trace(go.Bar(x=list(per.index), y=per[col], name=col, marker_color=color,
+                             text=[f"{v:.3f}" for v in per[col]], textposition="outside"))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(ticktext=[f"{b}<br>{n} disagree" for b, n in per["n_disagree"].items()],
+                     tickvals=list(per.index))
+    fig.update_yaxes(title="accuracy (mean over arms)", range=[0, 1.1])
+    return _layout(fig, "Official (score of record) vs semantic accuracy", height=400)

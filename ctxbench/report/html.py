@@ -12,12 +12,14 @@ import html
 from ctxbench.report import figures
 from ctxbench.report.analysis import Analysis
 from ctxbench.report.summary import (
+    SCORING_NOTE,
     attribution_table,
     curves_table,
     deltas_table,
     headline_table,
     mechanism_table,
     published_tables,
+    scoring_table,
 )
 
 CSS = """
@@ -84,6 +86,10 @@ def render_html(an: Analysis, meta: dict) -> str:
         parts += ["<h3>Probe accuracy vs grpo</h3>",
                   fig(figures.delta_figure(an.probe_deltas, "Probe (context-selection accuracy) delta vs grpo"),
                       "fig-probe"), html_table(deltas_table(an.probe_deltas))]
+    sc = scoring_table(an.scoring)
+    if sc is not None:
+        parts += ["<h2>Official and semantic verdicts</h2>", f'<p class="note">{e(SCORING_NOTE)}</p>',
+                  fig(figures.scoring_figure(an.scoring), "fig-scoring"), html_table(sc)]
     if an.published:
         parts.append("<h2>Published tables (recomputed)</h2>")
         for i, pub in enumerate(an.published):

@@ -144,6 +144,23 @@ def md_table(table) -> str:
     return "\n".join(out) + "\n"
 
 
+def scoring_table(table):
+    """Official vs semantic accuracy per benchmark and arm (None when no benchmark has an official scorer)."""
+    if table is None or len(table) == 0:
+        return None
+    headers = ["benchmark", "arm", "score of record", "items", "official accuracy", "semantic accuracy",
+               "items scored differently"]
+    rows = [[r["benchmark"], r["arm"], r["verdict"], str(int(r["n_items"])), _num(r["official"]),
+             _num(r["semantic"]), str(int(r["n_disagree"]))] for _, r in table.iterrows()]
+    return headers, rows
+
+
+SCORING_NOTE = ("Score of record: the official scorer's verdict, quirks included (published numbers include "
+                "them); 'official-rule' where the official pipeline asks an LLM judge and none was configured. "
+                "Semantic: ctxbench's reading of the answer's meaning. n_disagree: items the two score "
+                "differently (listed in the app).")
+
+
 def render_markdown(an: Analysis, meta: dict) -> str:
     """summary.md: verdict, headline, attribution, per-benchmark deltas, probe, mechanism, curves,
     published tables, notes."""
@@ -173,6 +190,9 @@ def render_markdown(an: Analysis, meta: dict) -> str:
                  f"{m.n} trained models; descriptive evidence across models, not a causal test."), "",
                 md_table(mechanism_table(m))]
     out += ["## Training curves (last step)", "", md_table(curves_table(an.curves))]
+    sc = scoring_table(an.scoring)
+    if sc is not None:
+        out += ["## Official and semantic verdicts", "", SCORING_NOTE, "", md_table(sc)]
     if an.published:
         out += ["## Published tables (recomputed)", ""]
         for pub in an.published:

@@ -101,7 +101,9 @@ def ablations(con):
 
 def ablation_items(con, ablation: str, *, benchmark: str | None = None):
     """Per-item scores of the ablation's eval runs (optionally one benchmark): run_id, arm, seed,
-    benchmark, benchmark_version, item_id, score, n_samples; ordered by arm, seed, benchmark, item.
+    benchmark, benchmark_version, item_id, score (of record), n_samples, semantic_score (NULL in rows
+    stored before both verdicts were) and verdict (which verdict `score` is); ordered by arm, seed,
+    benchmark, item.
     Runs without an arm or seed are included as they are (the caller decides)."""
     cond, params = "", [ablation, list(EVAL_KINDS)]
     if benchmark is not None:
@@ -109,7 +111,8 @@ def ablation_items(con, ablation: str, *, benchmark: str | None = None):
         params.append(benchmark)
     return _frame(con, f"""
         SELECT s.run_id, r.arm, r.seed, s.benchmark, s.benchmark_version, s.item_id,
-               {_ITEM_SCORE} AS score, count(*) AS n_samples
+               {_ITEM_SCORE} AS score, count(*) AS n_samples,
+               avg(s.semantic_score) AS semantic_score, max(s.verdict) AS verdict
         FROM samples s JOIN runs r USING (run_id)
         WHERE r.ablation = ? AND r.kind {_IN_LIST} {cond}
         GROUP BY ALL ORDER BY r.arm, r.seed, s.benchmark, s.item_id""", params)
@@ -152,13 +155,27 @@ def aggregates(con, ablation: str | None):
 
 # ----------------------------------------------------------------------------------------- items
 
+def verdict_disagreements(con, ablation: str, benchmark: str, *, limit: int = 500):
+    """Samples of the ablation's eval runs where the official and the semantic verdict differ: run_id,
+    arm, seed, item_id, verdict, output, extracted, correct (official), semantic_extracted,
+    semantic_correct; ordered by item, arm, seed. Rows without a semantic verdict are left out."""
+    return _frame(con, f"""
+        SELECT s.run_id, r.arm, coalesce(r.seed, 0) AS seed, s.item_id, s.verdict, s.output, s.extracted,
+               s.correct, s.semantic_extracted, s.semantic_correct
+        FROM samples s JOIN runs r USING (run_id)
+        WHERE r.ablation = ? AND r.kind {_IN_LIST} AND s.benchmark = ? AND r.arm IS NOT NULL
+              AND s.semantic_correct IS NOT NULL AND s.correct IS DISTINCT FROM s.semantic_correct
+        ORDER BY s.item_id, r.arm, seed LIMIT ?""", [ablation, list(EVAL_KINDS), benchmark, int(limit)])
+
+
 def item_samples(con, ablation: str, benchmark: str, item_id: str):
     """Every sample of one item in the ablation's eval runs that have an arm: run_id, arm, seed (0 when
     null), benchmark, item_uid, sample_idx, output, extracted, correct, score, parse_ok, error;
     ordered by arm, seed, sample_idx."""
     return _frame(con, f"""
         SELECT s.run_id, r.arm, coalesce(r.seed, 0) AS seed, s.benchmark, s.item_uid, s.sample_idx,
-               s.output, s.extracted, s.correct, s.score, s.parse_ok, s.error
+               s.output, s.extracted, s.correct, s.score, s.parse_ok, s.error, s.verdict,
+               s.semantic_extracted, s.semantic_correct
         FROM samples s JOIN runs r USING (run_id)
         WHERE r.ablation = ? AND s.benchmark = ? AND s.item_id = ? AND r.arm IS NOT NULL
           AND r.kind {_IN_LIST}

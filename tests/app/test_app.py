@@ -17,7 +17,7 @@ from app_fixture import assert_ok, goto, open_app, texts
 
 from ctxbench.store import ingest
 
-PAGES = ("Overview", "Deltas", "Attribution", "Training curves", "Mechanism", "Item drill-down",
+PAGES = ("Overview", "Deltas", "Attribution", "Training curves", "Mechanism", "Verdicts", "Item drill-down",
          "Contrastive pairs", "Published tables")
 
 
@@ -198,3 +198,17 @@ def test_evidence_spans_from_each_benchmark_convention():
     long = "a" * 100_000 + "NEEDLE" + "b" * 100_000
     cut = highlight_html(long, [Span(100_000, 100_006, "evidence")], max_chars=10_000, radius=50)
     assert ">NEEDLE</mark>" in cut and len(cut) < 1_000 and "[… 99950 characters …]" in cut
+
+
+def test_verdicts_page_lists_the_items_where_official_and_semantic_differ(store, monkeypatch):
+    at = open_app(store, monkeypatch)
+    at.run()
+    goto(at, "Verdicts")
+    assert_ok(at)
+    table = at.dataframe[0].value
+    n_diff = table["items scored differently"].astype(int)
+    assert set(table["benchmark"]) == {"niah"} and (n_diff > 0).all()
+    assert (table["semantic accuracy"].astype(float) >= table["official accuracy"].astype(float)).all()
+    rows = at.dataframe[1].value
+    assert len(rows) and (rows["correct"] != rows["semantic_correct"]).all()
+    assert int(n_diff.sum()) == len(rows)  # one sample per item and seed in the fixture
