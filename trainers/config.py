@@ -38,6 +38,10 @@ class DataConfig:
     pair_share: float = 0.0
     max_items_per_task: int = 0           # 0 = all train-split items of each task
     data_paths: dict[str, str] = field(default_factory=dict)  # benchmark -> local data (official files)
+    # The task reward, one function per run: "semantic" (Benchmark.score, ctxbench's reading of the
+    # answer) or "official" (the benchmark's official scorer, as published numbers are computed; only
+    # for tasks that have one)
+    reward: Literal["semantic", "official"] = "semantic"
 
     def __post_init__(self):
         if not 0.0 <= self.pair_share < 1.0:

@@ -45,12 +45,21 @@ class RLPrompt:
         return [image_key(p["value"]) for p in self.parts if p["type"] == "image"]
 
 
-def task_prompt(bench: Benchmark, item: Item) -> RLPrompt:
+def reward_fn(bench: Benchmark, item: Item, reward: str = "semantic") -> Callable[[str], Score]:
+    """The one reward function of a run (data.reward): the semantic verdict, or the official scorer's."""
+    if reward == "semantic":
+        return lambda c: bench.score(item, c)
+    if not bench.official_scorer:
+        raise DataError(f"data.reward = 'official', but {bench.name!r} has no official scorer; use 'semantic'")
+    return lambda c: bench.verdicts(item, c).record
+
+
+def task_prompt(bench: Benchmark, item: Item, reward: str = "semantic") -> RLPrompt:
     """A benchmark item as an RL prompt. Items with image parts keep them (`parts`); only a
     vision-language policy can take those (the trainer checks)."""
     parts = tuple(item.prompt) if any(p["type"] != "text" for p in item.prompt) else ()
     return RLPrompt(key=f"{bench.key}/{item.item_id}", text=item.prompt_text(), prefill=item.prefill,
-                    stop=tuple(bench.gen.stop), kind="task", scorer=lambda c, b=bench, it=item: b.score(it, c),
+                    stop=tuple(bench.gen.stop), kind="task", scorer=reward_fn(bench, item, reward),
                     answer=item.answer, parts=parts)
 
 
@@ -158,7 +167,7 @@ def build_pools(cfg: TrainConfig, count_tokens: Callable[[str], int],
         raise DataError("data.tasks is empty: name at least one benchmark to train on")
     tasks, skipped = [], 0
     for bench, item in load_task_items(cfg, count_tokens, benchmarks):
-        p = task_prompt(bench, item)
+        p = task_prompt(bench, item, cfg.data.reward)
         if count_tokens(p.text + p.prefill) > cfg.rollout.max_prompt_tokens:
             skipped += 1
             continue
