@@ -14,6 +14,9 @@ Why this shape (readers must never see a lock error or half an ingest; docs/arch
   version is rebuilt from the shards, and shards written before a version change have their derived
   columns (keys, item uids) recomputed as they are read (schema.derive), so old and new rows of the
   same sample share one key and are never stored twice.
+- A shard that cannot be read (truncated, garbled) does not stop the ingest: it is moved to
+  `<root>/quarantine/<table>/`, named in a warning, and every other shard is ingested. Its rows come back
+  when its writer re-runs (resume recomputes exactly the missing rows).
 - A `fcntl` lock serialises ingests; a crashed ingest leaves only its temporary file, which the next
   one deletes. `rebuild` builds the database from the shards alone: shards are the source of truth.
 """
@@ -33,7 +36,14 @@ from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import file_sha256
 from ctxbench.core.paths import db_path, run_root
 from ctxbench.store.schema import DERIVED, SCHEMA_VERSION, TABLES, create_sql
-from ctxbench.store.shards import corrupt_error, iter_shards, read_shard, shard_version, shards_dir
+from ctxbench.store.shards import (
+    CorruptShardError,
+    corrupt_error,
+    iter_shards,
+    read_shard,
+    shard_version,
+    shards_dir,
+)
 
 MANIFEST = "_ingested"
 MANIFEST_SQL = (f"CREATE TABLE IF NOT EXISTS {MANIFEST} (path VARCHAR, table_name VARCHAR, size BIGINT, "
@@ -210,6 +220,21 @@ def _ingest_batch(con, root: Path, table: str, files: list[Path]) -> None:
     con.executemany(f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)", manifest_rows)
 
 
+QUARANTINE = "quarantine"
+
+
+def quarantine(root: Path, err: CorruptShardError) -> Path:
+    """Move an unreadable shard out of shards/ (so no reader or ingest trips on it again) and say so."""
+    src = err.path
+    dest = root / QUARANTINE / src.parent.name / f"{src.name}.{time.strftime('%Y%m%dT%H%M%S')}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dest)
+    fsync_dir(src.parent)
+    print(f"ctxbench ingest: quarantined an unreadable shard: {src} -> {dest}; the other shards are ingested. "
+          f"({err}) Its rows come back when its writer re-runs.", file=sys.stderr)
+    return dest
+
+
 def _old_rows(table: str, files: list[Path]):
     """Rows of pre-current-schema shards as one Arrow table, upgraded, with the `filename` and
     `file_row_number` columns read_parquet adds (the stage orders rows by them)."""
@@ -276,10 +301,19 @@ def ingest(root=None, *, fresh: bool = False, progress: bool = True, lock_timeou
                     before = _count(con, table)
                     for i in range(0, len(files), BATCH_FILES):
                         batch = files[i:i + BATCH_FILES]
-                        con.execute("BEGIN")
-                        _ingest_batch(con, root, table, batch)
-                        con.execute("COMMIT")
-                        bar.update(len(batch))
+                        n = len(batch)
+                        while batch:
+                            con.execute("BEGIN")
+                            try:
+                                _ingest_batch(con, root, table, batch)
+                            except CorruptShardError as e:  # set it aside, ingest the rest
+                                con.execute("ROLLBACK")
+                                quarantine(root, e)
+                                batch = [p for p in batch if p != e.path]
+                                continue
+                            con.execute("COMMIT")
+                            break
+                        bar.update(n)
                     added[table] = _count(con, table) - before
                 bar.close()
                 con.execute("CHECKPOINT")

@@ -219,12 +219,20 @@ def iter_shards(root, table: str, run_id: str | None = None) -> Iterator[Path]:
     return iter(p for _, _, p in sorted(files))
 
 
-def corrupt_error(path: Path, err: Exception) -> DataError:
-    return DataError(
+class CorruptShardError(DataError):
+    """A shard file that cannot be read (truncated, garbled, not Parquet). `path` names it."""
+
+    def __init__(self, path: Path, message: str):
+        super().__init__(message)
+        self.path = Path(path)
+
+
+def corrupt_error(path: Path, err: Exception) -> CorruptShardError:
+    return CorruptShardError(path, (
         f"corrupt shard {path}: {err}. Move it aside (it is not a half-written file: those are "
         f"hidden .tmp files), re-run the writer for that run (resume redoes only missing rows), "
         f"then `ctxbench ingest`."
-    )
+    ))
 
 
 def shard_version(schema) -> int:

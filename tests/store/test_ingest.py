@@ -11,7 +11,7 @@ import time
 import duckdb
 import pytest
 
-from ctxbench.core.errors import CtxbenchError, DataError
+from ctxbench.core.errors import CtxbenchError
 from ctxbench.store import ingest, rebuild
 from ctxbench.store.ingest import ingest_lock
 from ctxbench.store.queries import runs
@@ -107,16 +107,23 @@ def test_rewritten_shard_is_reread(root):
     assert scores(root, "r1") == [1.0] * 3
 
 
-def test_corrupt_shard_error_names_file_and_keeps_live_db(root):
+@pytest.mark.parametrize("garble", ["not parquet", "truncated", "bytes flipped"])
+def test_a_corrupt_shard_is_quarantined_and_the_rest_ingested(root, capsys, garble):
     write_shard(root, "samples", samples("r1", range(3)))
     ingest(root, progress=False)
-    before = dump(root)
-    bad = root / "shards" / "samples" / "r2--broken.parquet"
-    bad.write_bytes(b"PAR1 not really parquet")
-    with pytest.raises(DataError, match=r"corrupt shard .*r2--broken\.parquet"):
-        ingest(root, progress=False)
-    assert dump(root) == before
+    good = write_shard(root, "samples", samples("r3", range(2)), name="later")
+    bad = write_shard(root, "samples", samples("r2", range(4)), name="broken")
+    data = bad.read_bytes()
+    bad.write_bytes({"not parquet": b"PAR1 not really parquet", "truncated": data[: len(data) // 2],
+                     "bytes flipped": data[:4] + bytes(b ^ 0x5A for b in data[4:-8]) + data[-8:]}[garble])
+    added = ingest(root, progress=False)
+    err = capsys.readouterr().err
+    assert "quarantined an unreadable shard" in err and "r2--broken.parquet" in err
+    assert added["samples"] == 2 and scores(root, "r3") and not scores(root, "r2")
+    assert not bad.exists() and good.exists()
+    assert len(list((root / "quarantine" / "samples").iterdir())) == 1
     assert not list(root.glob("ctxbench.duckdb.ingest-*"))
+    assert ingest(root, progress=False)["samples"] == 0  # nothing left to trip on
 
 
 def test_crash_mid_ingest_keeps_previous_snapshot(root, monkeypatch):
