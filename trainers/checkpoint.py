@@ -20,11 +20,10 @@ import sys
 import warnings
 from pathlib import Path
 
-from ctxbench.core.atomic import publish_dir, temp_path, write_json
+from ctxbench.core.atomic import publish_dir, temp_path
 from ctxbench.core.errors import CtxbenchError
-from ctxbench.core.hashing import file_sha256
+from ctxbench.core.manifest import MANIFEST, ManifestError, verify_manifest, write_manifest
 
-MANIFEST = "MANIFEST.json"
 STATE = "trainer_state.pt"
 META = "meta.json"
 PREFIX = "step-"
@@ -38,43 +37,12 @@ def step_dir_name(step: int) -> str:
     return f"{PREFIX}{step:07d}"
 
 
-def write_manifest(folder: Path, extra: dict | None = None) -> Path:
-    """Hash every file under `folder` and write MANIFEST.json last (fsynced): the commit marker."""
-    folder = Path(folder)
-    files = {}
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.name != MANIFEST:
-            with open(p, "rb") as f:
-                os.fsync(f.fileno())
-            files[p.relative_to(folder).as_posix()] = {"sha256": file_sha256(p), "bytes": p.stat().st_size}
-    body = {"format": 1, "files": files, **(extra or {})}
-    return write_json(folder / MANIFEST, body, indent=1, sort_keys=True)
-
-
 def verify_checkpoint(folder: str | Path, required: tuple[str, ...] = ()) -> dict:
     """The manifest of a complete, undamaged checkpoint; CheckpointError naming the problem otherwise."""
-    folder = Path(folder)
-    mpath = folder / MANIFEST
-    if not mpath.exists():
-        raise CheckpointError(f"{folder}: no {MANIFEST} (the save did not complete)")
     try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        files = manifest["files"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{mpath}: unreadable manifest ({e})") from None
-    for name in required:
-        if name not in files:
-            raise CheckpointError(f"{folder}: {name} is not in the manifest")
-    for rel, info in files.items():
-        p = folder / rel
-        if not p.exists():
-            raise CheckpointError(f"{folder}: {rel} is missing")
-        if p.stat().st_size != info["bytes"]:
-            raise CheckpointError(f"{folder}: {rel} has {p.stat().st_size} bytes, the manifest says {info['bytes']} "
-                                  "(truncated or overwritten)")
-        if file_sha256(p) != info["sha256"]:
-            raise CheckpointError(f"{folder}: {rel} does not match its sha256 in the manifest")
-    return manifest
+        return verify_manifest(folder, required)
+    except ManifestError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def save_checkpoint(ckpt_root: Path, name: str, model, tok, state: dict, meta: dict) -> Path:

@@ -53,6 +53,12 @@ class EvalSpec:
             raise ValueError(f"eval.split must be all, train or test, not {self.split!r}")
         if self.scoring not in ("auto", "generate", "choice"):
             raise ValueError(f"eval.scoring must be auto, generate or choice, not {self.scoring!r}")
+        for key in ("limit", "probe_limit", "max_new_tokens"):
+            v = getattr(self, key)
+            if v is not None and v < 1:
+                raise ValueError(f"eval.{key} must be >= 1 (or left out for all), not {v}")
+        if self.batch_size < 1:
+            raise ValueError(f"eval.batch_size must be >= 1, not {self.batch_size}")
 
 
 @dataclass(frozen=True)

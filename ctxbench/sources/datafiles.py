@@ -56,8 +56,14 @@ def iter_jsonl(path: str | Path, required: Iterable[str] = ()) -> Iterator[tuple
     column is an error naming the file and line."""
     path = Path(path)
     required = list(required)
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
+    if not path.is_file():
+        raise DataError(f"{path}: {'is a folder, not a JSONL file' if path.is_dir() else 'file not found'}")
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}:{i}: not valid UTF-8 (byte {e.start} of the line)") from None
             if not line.strip():
                 continue
             try:

@@ -19,6 +19,7 @@ An item's score is the mean over its samples of `score`, or of `correct` where s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ctxbench.core.errors import CtxbenchError, did_you_mean
 from ctxbench.store.schema import TABLES
@@ -30,9 +31,19 @@ _IN_LIST = "IN (SELECT unnest(?::VARCHAR[]))"
 
 
 def _frame(con, sql: str, params: Sequence = ()):
+    import duckdb
+
     cur = con.cursor()
     try:
         return cur.execute(sql, list(params)).df()
+    except duckdb.Error as e:  # a truncated or corrupt file: found only when a query reads the block
+        msg = str(e).lower()
+        if not (isinstance(e, duckdb.IOException) or "corrupt" in msg or "checksum" in msg):
+            raise
+        from ctxbench.store.read import SNAPSHOT, damaged
+
+        where = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [SNAPSHOT]).fetchone()
+        raise damaged(Path(where[0]) if where and where[0] else Path("ctxbench.duckdb"), e) from None
     finally:
         cur.close()
 

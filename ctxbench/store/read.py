@@ -54,6 +54,13 @@ def open_snapshot(path):
     return con
 
 
+def damaged(path: Path, err: Exception) -> CtxbenchError:
+    """The one-line error for a database file that cannot be read: the shards can always rebuild it."""
+    first = (str(err).splitlines() or [type(err).__name__])[0]
+    return CtxbenchError(f"{path} is damaged or not a ctxbench database ({first}); the shards are the source "
+                         f"of truth: rebuild it with `ctxbench ingest --rebuild --root {path.parent}`")
+
+
 def connect_readonly(root=None, *, missing_ok: bool = False, retries: int = 5):
     """A read-only DuckDB connection on a snapshot of the live database (see `open_snapshot`):
     it keeps seeing the data as of opening, whatever ingest publishes later. No database yet: None with
@@ -71,6 +78,8 @@ def connect_readonly(root=None, *, missing_ok: bool = False, retries: int = 5):
         try:
             return open_snapshot(path)
         except duckdb.IOException as e:
+            if "lock" not in str(e).lower():  # a truncated or garbled file, not a writer holding it
+                raise damaged(path, e) from None
             if attempt == retries:
                 raise CtxbenchError(f"cannot open {path} read-only: {e}. Another process holds it "
                                     "read-write; only `ctxbench ingest` should write it, and it never "
@@ -78,4 +87,6 @@ def connect_readonly(root=None, *, missing_ok: bool = False, retries: int = 5):
             time.sleep(0.05 * 2**attempt)
         except FileNotFoundError:  # replaced between exists() and open: try again
             continue
+        except duckdb.Error as e:  # corrupt blocks, bad checksums, not a DuckDB file
+            raise damaged(path, e) from None
     raise CtxbenchError(f"cannot open {path}")

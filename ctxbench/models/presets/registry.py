@@ -25,6 +25,7 @@ from typing import Callable
 from ctxbench.core.atomic import write_json
 from ctxbench.core.errors import CtxbenchError, DataError, did_you_mean
 from ctxbench.core.hashing import file_sha256, sha256_hex
+from ctxbench.core.manifest import MANIFEST, ManifestError, verify_manifest
 from ctxbench.core.registry import Registry
 from ctxbench.models.presets import smollm2
 from ctxbench.models.presets.tiny import TinySpec, ensure_tiny, tiny_cache_name
@@ -166,6 +167,12 @@ def check_checkpoint(path: Path, spec: str) -> None:
         raise CtxbenchError(f"model {spec!r}: {path} has config.json but no weights (*.safetensors / *.bin)")
     if not any(any(path.glob(p)) for p in ("tokenizer.json", "tokenizer_config.json", "vocab*", "tokenizer.model")):
         raise CtxbenchError(f"model {spec!r}: {path} has no tokenizer files; save the tokenizer next to the model")
+    if (path / MANIFEST).exists():  # written by ctxbench's trainers: the files must still match it
+        try:
+            verify_manifest(path, sha256=cached_file_sha256)
+        except ManifestError as e:
+            raise CtxbenchError(f"model {spec!r}: {e}; this checkpoint is damaged (resume training to rewrite it, "
+                                "or evaluate the previous step's folder)") from None
 
 
 def config_max_context(path: Path) -> int:
