@@ -195,7 +195,7 @@ def load_pairs(path: str | os.PathLike) -> list[Pair]:
         if bad:
             raise DataError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
         for k in _CTX:
-            row[k] = _load_context(row[k], f"{path}:{lineno}: {k}")
+            row[k] = _load_context(row[k], f"{path}:{lineno}: {k}", path.parent)
         if row["ctx_pos"] == row["ctx_neg"]:
             raise DataError(f"{path}:{lineno}: pair {row['pair_id']!r} has identical contexts")
         if row["pair_id"] in seen:
@@ -209,8 +209,24 @@ def load_pairs(path: str | os.PathLike) -> list[Pair]:
     return out
 
 
-def _load_context(value: Any, where: str) -> Context:
-    """A stored context: a string, or a non-empty list of {"type": "text"|"image", "value": str}."""
+def _image_path(value: str, where: str, base: Path) -> str:
+    """An image part's file, confined: inside the image store (where builders put images) or inside the
+    pairs file's folder (a relative path is read from there). Anything else (an absolute path elsewhere,
+    '../../etc/passwd') is refused before anything opens it: a pairs file is data, not a file browser."""
+    from ctxbench.sources.images import image_dir
+
+    p = Path(value)
+    resolved = (p if p.is_absolute() else base / p).resolve()
+    roots = (image_dir().resolve(), base.resolve())
+    if not any(resolved.is_relative_to(r) for r in roots):
+        raise DataError(f"{where}: image path {value!r} is outside the image store ({roots[0]}) and the pairs "
+                        f"file's folder ({roots[1]}); refusing to open it")
+    return str(resolved)
+
+
+def _load_context(value: Any, where: str, base: Path | None = None) -> Context:
+    """A stored context: a string, or a non-empty list of {"type": "text"|"image", "value": str}; image
+    paths are confined (see _image_path) when `base`, the pairs file's folder, is given."""
     if isinstance(value, str):
         return value
     if not isinstance(value, list) or not value:
@@ -219,4 +235,7 @@ def _load_context(value: Any, where: str) -> Context:
         if not (isinstance(p, dict) and set(p) == {"type", "value"} and p["type"] in ("text", "image")
                 and isinstance(p["value"], str)):
             raise DataError(f'{where}[{i}]: expected {{"type": "text"|"image", "value": str}}, got {p!r}')
-    return tuple(dict(p) for p in value)
+    if base is None:
+        return tuple(dict(p) for p in value)
+    return tuple({"type": "image", "value": _image_path(p["value"], f"{where}[{i}]", base)} if p["type"] == "image"
+                 else dict(p) for i, p in enumerate(value))

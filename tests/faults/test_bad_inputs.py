@@ -80,3 +80,24 @@ def test_eval_refuses_a_checkpoint_whose_weights_no_longer_match_its_manifest(tm
     rc, _, err = cli("--root", str(tmp_path / "runs"), "eval", "--ckpt", str(ck), "--benchmarks", "niah",
                      "--limit", "1", "--quiet")
     assert rc == 2 and "model.safetensors has 1000 bytes" in err and "damaged" in err and "Traceback" not in err
+
+
+def test_pairs_image_paths_may_not_escape(tmp_path):
+    import json
+
+    from ctxbench.pairs.base import load_pairs
+
+    def pairs_file(path_value: str):
+        f = tmp_path / "data" / "pairs.jsonl"
+        f.parent.mkdir(exist_ok=True)
+        row = {"pair_id": "p1", "domain": "image", "split": "train", "source": "s", "query": "q", "answer": "a",
+               "ctx_pos": [{"type": "image", "value": path_value}], "ctx_neg": [{"type": "text", "value": "x"}]}
+        f.write_text(json.dumps(row) + "\n")
+        return f
+
+    for escape in ("../../../../etc/passwd", "/etc/passwd", str(tmp_path / "elsewhere.png")):
+        with pytest.raises(CtxbenchError, match="outside the image store"):
+            load_pairs(pairs_file(escape))
+    (tmp_path / "data" / "img.png").write_bytes(b"png")
+    [pair] = load_pairs(pairs_file("img.png"))  # beside the pairs file: allowed, read from there
+    assert pair.image_paths == [str((tmp_path / "data" / "img.png").resolve())]
