@@ -63,6 +63,54 @@ def test_extract_choice_golden(text, want):
     assert extract_choice(text) == want
 
 
+# Bugs fixed in issue 11 (each failed on the earlier extractor).
+EXPLANATION_TABLE = [
+    ("The answer is B.\n\nExplanation: option A is incorrect", "B"),  # was A: the last marker won
+    ("Answer: C\nReasoning: the answer: A would need a second dog", "C"),
+    ("The answer is B. Here's why: choice: D is too small", "B"),
+    ("Explanation: option A fails, so the answer is C", "C"),  # no answer before the header: read it all
+]
+
+
+@pytest.mark.parametrize("text,want", EXPLANATION_TABLE)
+def test_marker_in_explanation_does_not_win(text, want):
+    assert extract_choice(text) == want
+
+
+@pytest.mark.parametrize("text,want", [
+    ("The answer is B. Option A is incorrect, option C is too large.", "B"),  # was C
+    ("I choose option B; option A is close but wrong.", "B"),  # was A
+    ("Option B is correct; option A is wrong.", "B"),  # was A
+    ("B is correct, A is not.", "B"),
+])
+def test_option_mention_is_not_an_answer_marker(text, want):
+    assert extract_choice(text) == want
+
+
+@pytest.mark.parametrize("text", [
+    "A or C",  # was C: the "article A" rule dropped the A
+    "A and B",  # was B
+    "The answer is A or C",  # was A
+    "Answer: B, D",  # was B
+    "(A) or (C)",
+])
+def test_ambiguous_letters_are_none(text):
+    assert extract_choice(text) is None
+
+
+@pytest.mark.parametrize("text,labels,want", [
+    ("A good question; the answer is B", "ABCD", "B"),
+    ("A cat, not a dog", "ABCD", None),  # the article is no label
+    ("A is correct", "ABCD", "A"),
+    ("I think J", "ABCDEFGHIJ", "J"),  # the pronoun I is no label, even with ten options
+    ("I would pick J", "ABCDEFGHIJ", "J"),
+    ("I or J", "ABCDEFGHIJ", None),
+    ("The answer is a bit unclear", "ABCD", None),  # lower-case article after a marker
+])
+def test_article_and_pronoun_are_not_labels(text, labels, want):
+    assert extract_choice(text, labels) == want
+
+
 def test_extract_choice_custom_labels():
     assert extract_choice("The answer is E", labels="ABCDE") == "E"
     assert extract_choice("(E)", labels="ABCDE") == "E"

@@ -58,6 +58,17 @@ def test_extract_option_rules_in_order(reply, letter, rule):
     assert (ex.letter, ex.rule) == (letter, rule)
 
 
+@pytest.mark.parametrize("reply, letter", [
+    ("The answer is B.\n\nExplanation: option A is incorrect", "B"),  # was A (issue 11)
+    ("The answer is J.\n\nExplanation: option C is the trap here", "J"),  # was C: option text in the explanation
+    ("A or C", None),  # was C (issue 11)
+    ("A and B", None),  # was B (issue 11)
+])
+def test_extract_option_answer_before_explanation_and_ambiguity(reply, letter):
+    ten = {c: f"option {c.lower()}" for c in "ABCDEFGHIJ"}
+    assert extract_option(reply, ten).letter == letter
+
+
 def test_ten_options_and_quantifier_a():
     ten = {c: f"opt {c}" for c in "ABCDEFGHIJ"}
     assert extract_option("J", ten).letter == "J" and extract_option("(I)", ten).letter == "I"
@@ -70,6 +81,7 @@ def test_ten_options_and_quantifier_a():
     ("this reply is long enough to have more than ten words but no capital option", None),
     ("", None),
     ("\\boxed{B}", "B"),
+    ("A or C", None),  # ambiguous: two option letters (officially the first capital, A)
 ])
 def test_mmerealworld_official_regex(reply, want):
     assert mmerealworld_letter(reply) == want

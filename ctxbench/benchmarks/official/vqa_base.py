@@ -8,9 +8,10 @@ rules (`rule_score`). Everything else is here, once:
 - loading: read the TSV strictly, skip image-less rows (VLMEvalKit's skip_noimg), let the adapter
   drop rows (`keep`), take `--limit` rows spread over the file, decode only their images;
 - item ids are the official `index` values, so they are stable and equal to VLMEvalKit's;
-- scoring: the rule result stands when it is correct or when no judge is active; for the datasets
-  VLMEvalKit grades with an LLM (`judge_scored`), an active judge (vqa_scoring.active_judge) gets the
-  rest, as VLMEvalKit does after its own rule-based "prefetch".
+- scoring (`score`, the semantic verdict): the rule result stands when it is correct or when no judge
+  is active; for the datasets VLMEvalKit grades with an LLM (`judge_scored`), an active judge
+  (vqa_scoring.active_judge) gets the rest, as VLMEvalKit does after its own rule-based "prefetch".
+  The official verdict (`score_official`) is each adapter's; `judge_request` is what both show a judge.
 """
 
 from __future__ import annotations
@@ -76,16 +77,20 @@ class VQATSVBenchmark(Benchmark):
         judge = active_judge()
         if judge is None:
             return rule
-        verdict = judge(JudgeRequest(
-            benchmark=self.name, item_id=item.item_id, question=item.prompt_text(), prediction=completion or "",
-            answer=item.answer, choices=dict(item.meta.get("options") or {}), meta=dict(item.meta),
-        ))
+        verdict = judge(self.judge_request(item, completion))
         if verdict.extracted is None:
             return score_of(None, False, parse_ok=False)
         correct = verdict.correct
         if correct is None:
             correct = self.rule_score(item, verdict.extracted).correct
         return score_of(verdict.extracted, bool(correct), parse_ok=True)
+
+    def judge_request(self, item: Item, completion: str | None) -> JudgeRequest:
+        """What the judge hook is shown for one reply (semantic and official modes alike)."""
+        return JudgeRequest(
+            benchmark=self.name, item_id=item.item_id, question=item.prompt_text(), prediction=completion or "",
+            answer=item.answer, choices=dict(item.meta.get("options") or {}), meta=dict(item.meta),
+        )
 
 
 __all__ = ["VQATSVBenchmark", "score_of"]

@@ -15,9 +15,19 @@ same text here and under VLMEvalKit:
   the given choices. ", interleaved like MMMU.
 - MMERealWorld (MME-RealWorld-Lite): question, "The choices are listed below:" and the five "(A) ..."
   lines from the `multi-choice options` column, then the official "Select the best answer ..."
-  instruction; graded by the option rules and then the official regex (vqa_scoring.mmerealworld_letter).
+  instruction.
 
-Grading: vqa_scoring.extract_option (VLMEvalKit's exact matching, then \\boxed{} and explicit markers).
+Two verdicts per reply (benchmarks/base.py `verdicts`):
+- official (the score of record): VLMEvalKit's own rules, quirks included (scoring/vlmeval_mcq.py):
+  `can_infer` with its last-tokens rule, then, where VLMEvalKit's default pipeline would ask its GPT
+  choice extractor, the judge hook when one is active ("official"), else the rule-only 'Z' of
+  `exact_matching` ("official-rule"); MME-RealWorld's `extract_characters_regex`, which needs no judge.
+- semantic (`score`, the RL reward): vqa_scoring.extract_option (VLMEvalKit's matching without the
+  position rule, then \\boxed{} and explicit markers), and for MME-RealWorld the semantic variant of
+  its regex (vqa_scoring.mmerealworld_letter). Where they differ: docs/official-scorers/mcq.md.
+
+Version 2 (all seven): the official verdict is stored and is the score of record; the semantic reading
+no longer takes "option A" in an explanation as the answer nor picks one letter of "A or C".
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ctxbench.benchmarks import register
-from ctxbench.benchmarks.base import GenSpec, Item, Score
+from ctxbench.benchmarks.base import GenSpec, Item, Score, VerdictMode
 from ctxbench.benchmarks.official.vqa_base import VQATSVBenchmark, score_of
 from ctxbench.benchmarks.official.vqa_tsv import (
     Row,
@@ -37,10 +47,25 @@ from ctxbench.benchmarks.official.vqa_tsv import (
     options_of,
     vlmeval_url,
 )
-from ctxbench.benchmarks.scoring.vqa_scoring import extract_option, mmerealworld_letter
+from ctxbench.benchmarks.scoring.vlmeval_mcq import (
+    image_mcq_pick,
+    judge_pick,
+    mmerealworld_pick,
+    mmmu_preproc,
+)
+from ctxbench.benchmarks.scoring.vqa_scoring import active_judge, extract_option, mmerealworld_letter
 
 IMAGE_MCQ_INSTRUCTION = "Please select the correct answer from the options above. \n"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+IMAGE_MCQ_SCORER = ("VLMEvalKit 0.0.20: vlmeval/dataset/image_mcq.py ImageMCQDataset.evaluate_heuristic "
+                    "(dataset/utils/multiple_choice.py mcq_vanilla_eval, utils/matching_util.py can_infer; "
+                    "GPT choice extractor via the judge hook, else exact_matching)")
+
+
+def official_score(letter: str | None, gold: str) -> Score:
+    """An official pick as a Score: 'Z' / '' / None is VLMEvalKit's "no answer" (always wrong)."""
+    ok = bool(letter) and letter != "Z"
+    return score_of(letter or None, ok and letter == gold, parse_ok=ok)
 
 
 def _tsv(name: str, *files: str, url: str | None = None) -> TSVSource:
@@ -51,6 +76,9 @@ def _tsv(name: str, *files: str, url: str | None = None) -> TSVSource:
 
 class MCQBenchmark(VQATSVBenchmark):
     """An ImageMCQDataset-style benchmark; subclasses set the TSV and the prompt variant."""
+
+    version = "2"
+    official_scorer = IMAGE_MCQ_SCORER
 
     instruction: ClassVar[str] = IMAGE_MCQ_INSTRUCTION
     letters: ClassVar[str] = LETTERS
@@ -82,7 +110,8 @@ class MCQBenchmark(VQATSVBenchmark):
             meta.update(options=options, gold=gold)
             return Item(item_id=row.index, prompt=prompt, answer=gold, choices=tuple(options), meta=meta)
         # an open question (MMMU): graded like VLMEvalKit's MMMU_preproc
-        meta.update(options={"A": gold, "B": "Other Answers"}, gold="A", open=True)
+        opts, gt = mmmu_preproc({}, gold)
+        meta.update(options=opts, gold=gt, open=True)
         return Item(item_id=row.index, prompt=prompt, answer=gold, meta=meta)
 
     def rule_score(self, item: Item, completion: str) -> Score:
@@ -91,10 +120,28 @@ class MCQBenchmark(VQATSVBenchmark):
             return score_of(ex.letter, False, parse_ok=False)
         return score_of(ex.letter, ex.letter == item.meta["gold"])
 
+    def score_official(self, item: Item, completion: str) -> tuple[Score, VerdictMode]:
+        """ImageMCQDataset.evaluate_heuristic for one row (vlmeval_mcq.image_mcq_pick). Where `can_infer`
+        fails, VLMEvalKit's default pipeline asks its GPT choice extractor: the active judge hook is
+        asked and its reply read by `can_infer` again ("official"); with no judge the row is 'Z', as
+        under `exact_matching` ("official-rule")."""
+        options, gold = item.meta["options"], item.meta["gold"]
+        pick = image_mcq_pick(completion, options)
+        if not pick.needs_judge:
+            return official_score(pick.letter, gold), "official"
+        judge = active_judge()
+        if judge is None:
+            return official_score(pick.letter, gold), "official-rule"
+        verdict = judge(self.judge_request(item, completion))
+        return official_score(judge_pick(verdict.extracted, options), gold), "official"
+
 
 @register
 class MMMUDevVal(MCQBenchmark):
+    """MMMU dev+validation (MMMUDataset; scored with MMMU_preproc). Versions: 2: official VLMEvalKit verdict stored as the score of record; semantic extract_choice fixes."""
+
     name = "MMMU_DEV_VAL"
+    version = "2"
     tsv = _tsv("MMMU_DEV_VAL")
     interleaved = True
     mmmu_gold = True
@@ -103,7 +150,10 @@ class MMMUDevVal(MCQBenchmark):
 
 @register
 class MMMUPro10c(MCQBenchmark):
+    """MMMU-Pro, ten options (MMMUProDataset, non-COT; scored with MMMU_preproc). Versions: 2: official VLMEvalKit verdict stored as the score of record; semantic extract_choice fixes."""
+
     name = "MMMU_Pro_10c"
+    version = "2"
     tsv = _tsv("MMMU_Pro_10c")
     interleaved = True
     mmmu_gold = True
@@ -115,29 +165,40 @@ class MMMUPro10c(MCQBenchmark):
 
 @register
 class VStarBench(MCQBenchmark):
+    """V* Bench (ImageMCQDataset). Versions: 2: official VLMEvalKit verdict stored as the score of record; semantic extract_choice fixes."""
+
     name = "VStarBench"
+    version = "2"
     tsv = _tsv("VStarBench", url="https://huggingface.co/datasets/xjtupanda/VStar_Bench/resolve/main/VStarBench.tsv")
 
 
 @register
 class MMStar(MCQBenchmark):
+    """MMStar (ImageMCQDataset). Versions: 2: official VLMEvalKit verdict stored as the score of record; semantic extract_choice fixes."""
+
     name = "MMStar"
+    version = "2"
     tsv = _tsv("MMStar")
     meta_cols = ("category", "l2-category", "l2_category", "bench")
 
 
 @register
 class BLINK(MCQBenchmark):
+    """BLINK (ImageMCQDataset; its GPT extractor uses build_prompt_blink). Versions: 2: official VLMEvalKit verdict stored as the score of record; semantic extract_choice fixes."""
+
     name = "BLINK"
+    version = "2"
     tsv = _tsv("BLINK")
     meta_cols = ("category", "l2-category", "sub_task")
 
 
 @register
 class ScienceQATest(MCQBenchmark):
-    """ScienceQA test split, image subset: VLMEvalKit skips rows without an image (skip_noimg)."""
+    """ScienceQA test split, image subset: VLMEvalKit skips rows without an image (skip_noimg).
+    Versions: 2: official VLMEvalKit verdict stored as the score of record; semantic extract_choice fixes."""
 
     name = "ScienceQA_TEST"
+    version = "2"
     tsv = _tsv("ScienceQA_TEST")
     meta_cols = ("category", "l2-category", "split", "subject", "grade", "topic")
 
@@ -148,7 +209,14 @@ MMERW_INSTRUCTION = ("Select the best answer to the above multiple-choice questi
 
 @register
 class MMERealWorldLite(MCQBenchmark):
+    """MME-RealWorld-Lite (MMERealWorld; its evaluate never asks a judge). Versions: 2: official
+    verdict (extract_characters_regex, first capital A-E) stored as the score of record; semantic
+    extract_choice fixes."""
+
     name = "MME-RealWorld-Lite"
+    version = "2"
+    official_scorer = ("VLMEvalKit 0.0.20: vlmeval/dataset/image_mcq.py MMERealWorld.evaluate "
+                       "(dataset/utils/multiple_choice.py extract_characters_regex)")
     tsv = _tsv("MME-RealWorld-Lite", "MME-RealWorld-Lite.tsv", "mme_realworld_lite.tsv",
                url="https://huggingface.co/datasets/yifanzhang114/MME-RealWorld-Base64/resolve/main/"
                    "mme_realworld_lite.tsv")
@@ -181,5 +249,9 @@ class MMERealWorldLite(MCQBenchmark):
             return sc
         return score_of(letter, letter == item.meta["gold"])
 
+    def score_official(self, item: Item, completion: str) -> tuple[Score, VerdictMode]:
+        """MMERealWorld.evaluate for one row (vlmeval_mcq.mmerealworld_pick); no judge is involved."""
+        return official_score(mmerealworld_pick(completion), item.meta["gold"]), "official"
 
-__all__ = ["IMAGE_MCQ_INSTRUCTION", "MMERW_INSTRUCTION", "MCQBenchmark"]
+
+__all__ = ["IMAGE_MCQ_INSTRUCTION", "IMAGE_MCQ_SCORER", "MMERW_INSTRUCTION", "MCQBenchmark", "official_score"]

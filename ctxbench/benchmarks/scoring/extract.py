@@ -57,35 +57,74 @@ def extract_longbench_v2(response: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def extract_choice(text: str | None, labels: str = "ABCD") -> str | None:
-    """The option letter a completion commits to, or None when absent or ambiguous.
+# Words that follow a label letter but never the article "A" / the pronoun "I": "A or C", "A and B",
+# "A is correct", "I or J" name options; "A good answer", "I think", "I would pick B" do not.
+_CONNECTIVES = frozenset({"or", "and", "nor", "vs", "versus", "is", "seems", "looks", "fits", "matches", "through",
+                          "to"})
+_CONNECTIVES_A = _CONNECTIVES | {"was", "are", "would", "could", "should", "might", "must", "can", "cannot",
+                                 "because", "since", "but", "then"}
+# A header after which a reply explains itself: letters there are discussed, not chosen.
+_EXPLANATION = re.compile(r"\b(?:explanation|reasoning|rationale|justification)s?\s*(?::|-|\n)|\bwhy\s*:",
+                          re.IGNORECASE)
 
-    Passes, strongest first:
-      1. an explicit marker: "answer is (B)", "Answer: b", "correct option: B", "choice B"
-         (case-insensitive letter; the last marker wins, since models restate after reasoning);
-      2. the whole reply is a letter: "B", "(b)", "B.", "[B]", "B)";
-      3. the reply starts with an option label: "B. Paris", "(B) Paris", "B) Paris";
-      4. exactly one distinct parenthesised label "(B)" anywhere;
-      5. exactly one distinct bare capital label that is not the article "A" starting a phrase.
-    """
-    t = clean(text).strip()
-    if not t:
-        return None
-    ls = re.escape(labels.upper() + labels.lower())
-    L = f"[{ls}]"
-    marker = (
-        r"(?:answer|option|choice)\s*(?:is|would be|should be|=|:|-)?\s*(?:option|choice)?\s*:?\s*"
-        rf"[\(\[]?({L})[\)\]]?(?![\w])"
+
+def _article_like(t: str, start: int, end: int) -> bool:
+    """Whether the one-letter word t[start:end] reads as the article 'a' / pronoun 'I' (followed by a
+    lower-case word that is not a connective) rather than as an option label."""
+    word = t[start:end].upper()
+    if word not in ("A", "I"):
+        return False
+    m = re.match(r" ([a-z]+)", t[end:end + 30])
+    return bool(m) and m.group(1) not in (_CONNECTIVES_A if word == "A" else _CONNECTIVES)
+
+
+def _markers(t: str, labels: str) -> list[re.Match]:
+    """Explicit commitments to a letter, in order of position. "option A" / "choice B" alone is a
+    mention, not a commitment ("option A is incorrect"); "answer is", "correct option is", "Choice:",
+    "I choose option B" and "B is correct" are commitments."""
+    L = f"[{re.escape(labels.upper() + labels.lower())}]"
+    letter = rf"[\(\[]?(?P<x>{L})[\)\]]?(?![\w'’-])"
+    verb = r"(?:is|would be|should be|will be|must be|=|:|-)"
+    upper = f"[{re.escape(labels.upper())}]"
+    patterns = (  # (pattern, flags): the last one wants a capital label ("a is right" is no answer)
+        (rf"\banswer\s*{verb}?\s*(?:(?:option|choice)\s*)?:?\s*{letter}", re.IGNORECASE),
+        (rf"\b(?:option|choice)\s*{verb}\s*:?\s*{letter}", re.IGNORECASE),
+        (rf"\b(?:choose|chose|select|selected|pick|picked|go with|going with)\s+(?:(?:option|choice)\s*)?{letter}",
+         re.IGNORECASE),
+        (rf"(?<![\w'’-])[\(\[]?(?P<x>{upper})[\)\]]?\s+is\s+(?:the\s+)?(?:correct|right|best)\b", 0),
     )
-    found = [m.group(1) for m in re.finditer(marker, t, re.IGNORECASE)]
+    found = []
+    for pat, flags in patterns:
+        for m in re.finditer(pat, t, flags):
+            x0, x1 = m.span("x")
+            if t[x0].islower() and _article_like(t, x0, x1):
+                continue  # "the answer is a bit unclear", "answer: a good one"
+            found.append(m)
+    return sorted(found, key=lambda m: m.start("x"))
+
+
+def _one_of_several(t: str, end: int, labels: str) -> bool:
+    """Whether the letter ending at t[end] is one of a list: "the answer is A or C", "(A) or (C)",
+    "answer: B, D"."""
+    L = f"[{re.escape(labels.upper() + labels.lower())}]"
+    rest = re.sub(r"^[\)\]]", "", t[end:])
+    nxt = re.match(rf"(?:\s*(?:,|/|&|\bor\b|\band\b|\bnor\b))+\s*[\(\[]?({L})[\)\]]?(?![\w'’-])", rest)
+    return bool(nxt) and nxt.group(1).upper() != t[end - 1].upper() and not _article_like(
+        rest, nxt.start(1), nxt.end(1))
+
+
+def _choose(t: str, labels: str) -> str | None:
+    found = _markers(t, labels)
     if found:
-        return found[-1].upper()
+        last = found[-1]
+        return None if _one_of_several(t, last.end("x"), labels) else last.group("x").upper()
+    L = f"[{re.escape(labels.upper() + labels.lower())}]"
     m = re.fullmatch(rf"[\(\[]?({L})[\)\]]?[.:]?", t)
     if m:
         return m.group(1).upper()
     m = re.match(rf"[\(\[]?([{re.escape(labels.upper())}])(?:[\)\]]|[.:](?=\s|$))", t)
     if m:
-        return m.group(1)
+        return None if _one_of_several(t, m.end(1), labels) else m.group(1)
     paren = {c.upper() for c in re.findall(rf"\(({L})\)", t)}
     if len(paren) == 1:
         return paren.pop()
@@ -93,11 +132,47 @@ def extract_choice(text: str | None, labels: str = "ABCD") -> str | None:
         return None
     bare = set()
     for m in re.finditer(rf"(?<![\w'’-])([{re.escape(labels.upper())}])(?![\w'’-])", t):
-        after = t[m.end():m.end() + 2]
-        if m.group(1) == "A" and re.match(r" [a-z]", after):
-            continue  # the article: "A good answer", "A lot"
-        bare.add(m.group(1))
+        if not _article_like(t, m.start(1), m.end(1)):
+            bare.add(m.group(1))
     return bare.pop() if len(bare) == 1 else None
+
+
+def extract_choice(text: str | None, labels: str = "ABCD") -> str | None:
+    """The option letter a completion commits to, or None when absent or ambiguous.
+
+    Passes, strongest first:
+      1. an explicit commitment: "answer is (B)", "Answer: b", "correct option: B", "Choice: A",
+         "I choose option B", "B is correct" (case-insensitive letter; the last one wins, since models
+         restate after reasoning; "the answer is A or C" is ambiguous -> None). A mere mention such as
+         "option A is incorrect" is not a commitment;
+      2. the whole reply is a letter: "B", "(b)", "B.", "[B]", "B)";
+      3. the reply starts with an option label: "B. Paris", "(B) Paris", "B) Paris";
+      4. exactly one distinct parenthesised label "(B)" anywhere;
+      5. exactly one distinct bare capital label, not counting the article "A" / pronoun "I" starting a
+         phrase ("A good answer", "I think"); "A or C", "A and B" are two labels -> None.
+    When the reply names its answer and then explains it ("The answer is B.\n\nExplanation: option A
+    is incorrect"), only the part before the explanation header is read, so letters discussed in the
+    explanation cannot override the answer.
+    """
+    t = clean(text).strip()
+    if not t:
+        return None
+    head = before_explanation(t)
+    if head:
+        got = _choose(head, labels)
+        if got is not None:
+            return got
+    return _choose(t, labels)
+
+
+def before_explanation(text: str) -> str | None:
+    """The part of a reply before its explanation header ("Explanation:", "Reasoning:", "Here's why:"),
+    or None when there is no such header after some text. Readers try this part first, so letters and
+    option texts discussed in an explanation cannot override the answer stated before it."""
+    cut = _EXPLANATION.search(text)
+    if cut is None or not text[:cut.start()].strip():
+        return None
+    return text[:cut.start()].strip()
 
 
 # ---------------------------------------------------------------------------------------------- numbers
@@ -207,6 +282,7 @@ def answers_match(extracted: str | None, gold: str) -> bool:
 
 __all__ = [
     "answers_match",
+    "before_explanation",
     "canonical_number",
     "clean",
     "extract_choice",

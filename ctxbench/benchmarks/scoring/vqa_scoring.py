@@ -1,31 +1,36 @@
-"""Scoring the VQA benchmarks: option letters (VLMEvalKit's rules), and the pluggable judge hook.
+"""Scoring the VQA benchmarks, ctxbench's `semantic` reading: option letters, and the pluggable judge hook.
 
-Why these rules: a ctxbench VQA score should mean what the same number means in VLMEvalKit, and it is
-also the RL reward. So option extraction starts with VLMEvalKit's own exact-matching rule
-(`vlmeval.utils.matching_util.can_infer`, re-implemented here, not imported: vlmeval turns TLS
-verification off at import):
+Two verdicts are stored for every VQA item (benchmarks/base.py `verdicts`). The `official` one, the
+score of record, follows VLMEvalKit exactly, quirks included (for the multiple-choice sets it lives in
+vlmeval_mcq.py). This module is the `semantic` one (also the RL reward): what the reply means. It starts from VLMEvalKit's
+exact-matching rule (`vlmeval.utils.matching_util.can_infer`, re-implemented, not imported: vlmeval
+turns TLS verification off at import) but reads more replies:
 
   1. can_infer_option: a refusal phrase -> 'Z'; replace the characters .()[],:;!*#{} by spaces, split on
      whitespace; exactly one distinct option letter among the tokens -> that letter; no letter but a 'Z'
-     token -> 'Z'; otherwise no answer.
+     token -> 'Z'; otherwise no answer. Deliberate deviation: VLMEvalKit accepts the lone letter only
+     when it stands among the last four tokens ("B. Looking closely at the picture ..." is no answer
+     there); here it counts wherever it stands.
   2. can_infer_text: the reply (lower-cased, at most twice as long as all option texts together) contains
      exactly one option's text -> that option.
 
 VLMEvalKit sends whatever those rules miss to a GPT judge, or scores it wrong under `exact_matching`.
-Offline we have no judge by default, so two stricter-than-a-judge passes follow (documented deviation,
-they only ever turn a VLMEvalKit "no answer" into an answer):
+The semantic reading has no judge, so two stricter-than-a-judge passes follow (they only ever turn a
+VLMEvalKit "no answer" into an answer):
 
   3. the last \\boxed{X} holding just an option letter;
-  4. ctxbench's explicit-marker extractor ("the answer is (B)", "Answer: B", a reply that starts with
+  4. ctxbench's explicit-marker extractor ("the answer is (B)", "Answer: b", a reply that starts with
      "B." ...; see extract.extract_choice), which returns None when ambiguous.
 
 Reasoning inside <think>...</think> is dropped first and an <answer>...</answer> span, when present, is
-what is read (MME-RealWorld's evaluator does the same).
+what is read (MME-RealWorld's evaluator does the same). Every departure from the official verdict is
+listed in docs/official-scorers/mcq.md.
 
 Judge hook: datasets VLMEvalKit scores with an LLM judge (MathVista, MathVerse, MathVision, PhyX's LLM
-mode) can call a judge registered by name here. It is off by default; `CTXBENCH_VQA_JUDGE=NAME` (a
-registered name, or `package.module:function`) turns it on. When off, those datasets use the rule-based
-extractor alone, and `parse_ok` says whether the rules found an answer at all.
+mode, and the MCQ sets' GPT choice extractor in `official` mode) can call a judge registered by name
+here. It is off by default; `CTXBENCH_VQA_JUDGE=NAME` (a registered name, or `package.module:function`)
+turns it on. When off, those datasets use the rules alone (official verdicts are then marked
+"official-rule"), and `parse_ok` says whether the rules found an answer at all.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ctxbench.benchmarks.scoring.extract import extract_choice, strip_reasoning
+from ctxbench.benchmarks.scoring.extract import before_explanation, extract_choice, strip_reasoning
 from ctxbench.core.errors import ConfigError, did_you_mean
 
 FAIL_MSG = "Failed to obtain answer via API"
@@ -60,7 +65,8 @@ def prepare(prediction: str | None) -> str:
 
 
 def infer_option(answer: str, letters) -> str | None:
-    """VLMEvalKit's can_infer_option (see module docstring, rule 1). Returns a letter, 'Z' or None."""
+    """VLMEvalKit's can_infer_option without its last-tokens position rule (module docstring, rule 1;
+    the exact rule is vlmeval_mcq.can_infer_option). Returns a letter, 'Z' or None."""
     if FAIL_MSG in answer:
         return None
     if any(r in answer for r in REFUSALS):
@@ -84,7 +90,7 @@ def infer_text(answer: str, choices: Mapping[str, str]) -> str | None:
 
 
 def can_infer(answer: str, choices: Mapping[str, str]) -> str | None:
-    """VLMEvalKit's can_infer: option rule, then text rule."""
+    """VLMEvalKit's can_infer as the semantic reading uses it: option rule (no position rule), then text rule."""
     return infer_option(answer, list(choices)) or infer_text(answer, dict(choices))
 
 
@@ -120,10 +126,20 @@ class Extraction:
 
 
 def extract_option(prediction: str | None, choices: Mapping[str, str]) -> Extraction:
-    """The option a reply picks, by the rules of the module docstring, in order."""
+    """The option a reply picks, by the rules of the module docstring, in order; when the reply states
+    an answer and then explains it, the part before the explanation header is read first."""
     t = prepare(prediction)
     if not t or not choices:
         return Extraction(None, "none")
+    head = before_explanation(t)  # "The answer is B.\n\nExplanation: option A ...": the answer part first
+    for part in ((head, t) if head else (t,)):
+        got = _extract(part, choices)
+        if got.letter:
+            return got
+    return Extraction(None, "none")
+
+
+def _extract(t: str, choices: Mapping[str, str]) -> Extraction:
     letters = list(choices)
     got = can_infer(t, choices)
     if got:
@@ -138,12 +154,18 @@ def extract_option(prediction: str | None, choices: Mapping[str, str]) -> Extrac
 
 
 def mmerealworld_letter(prediction: str | None, letters: str = "ABCDE") -> str | None:
-    """MME-RealWorld's official `extract_characters_regex`: answer prefixes removed, then the first
-    capital option letter anywhere; a long reply with no such letter is no answer; a very short reply
-    that is part of "(X)" names X. (Deviation: an empty reply is no answer; the original maps it to A.)"""
+    """The semantic fallback for MME-RealWorld, after the option rules: like the official
+    `extract_characters_regex` (answer prefixes removed, then the first capital option letter anywhere;
+    a long reply with no such letter is no answer; a very short reply that is part of "(X)" names X),
+    but on the prepared reply (<think> dropped, <answer> read), with \\boxed{X} first, every prefix
+    removed (the official list misses two commas), and no answer for an empty reply (officially 'A') or
+    one naming two option letters ("A or C"; officially the first capital).
+    The exact official rule is vlmeval_mcq.mmerealworld_pick."""
     s = prepare(prediction)
     if not s:
         return None
+    if len({c for c in letters if c in s.translate(_PUNCT).split()}) > 1:
+        return None  # "A or C" names two options: ambiguous, not the first capital
     b = boxed_letter(s, letters)
     if b:
         return b
