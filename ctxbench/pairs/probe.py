@@ -68,7 +68,7 @@ class Probe(Benchmark):
     """Context-selection accuracy on held-out pairs, both orders (see the module docstring)."""
 
     name = "probe"
-    version = "1"
+    version = "2"  # 2: extract_choice ignores letters inside explanations and answers None when ambiguous
     family = "probe"
     source = "generated"
     gen = GenSpec(mode="choice", max_new_tokens=4)

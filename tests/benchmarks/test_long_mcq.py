@@ -29,7 +29,7 @@ def solve(prompt: str) -> dict[str, int]:
 
 def test_registered_and_available():
     b = get_benchmark("long-mcq")
-    assert isinstance(b, LongMcq) and b.version == "1" and b.data_status().available
+    assert isinstance(b, LongMcq) and b.version == "2" and b.data_status().available
 
 
 def test_solver_recovers_every_answer(items):

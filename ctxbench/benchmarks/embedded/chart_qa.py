@@ -68,7 +68,7 @@ class ChartQa(Benchmark):
     """n_charts: charts (each yields 3 questions); bar_fraction: share of bar charts (rest: line)."""
 
     name = "chart-qa"
-    version = "1"
+    version = "2"  # 2: extract_choice ignores letters inside explanations and answers None when ambiguous
     family = "vqa"
     source = "generated"
     gen = GenSpec(mode="generate", max_new_tokens=12, stop=("\n",))

@@ -87,7 +87,7 @@ class DetailVqa(Benchmark):
     """placements: objects per base image (each yields a colour and a position question)."""
 
     name = "detail-vqa"
-    version = "1"
+    version = "2"  # 2: extract_choice ignores letters inside explanations and answers None when ambiguous
     family = "vqa"
     source = "generated"
     gen = GenSpec(mode="choice", max_new_tokens=8, stop=("\n",))

@@ -68,7 +68,7 @@ class EasyVqa(Benchmark):
     """n_images: test images in the subset; questions_per_image: at most this many questions each."""
 
     name = "easy-vqa"
-    version = "1"
+    version = "2"  # 2: extract_choice ignores letters inside explanations and answers None when ambiguous
     family = "vqa"
     source = "packaged"
     gen = GenSpec(mode="choice", max_new_tokens=8, stop=("\n",))

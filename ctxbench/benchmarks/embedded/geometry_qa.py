@@ -57,7 +57,7 @@ class GeometryQa(Benchmark):
     """n_figures: figures (one question each), kinds cycling through KINDS."""
 
     name = "geometry-qa"
-    version = "1"
+    version = "2"  # 2: extract_choice ignores letters inside explanations and answers None when ambiguous
     family = "vqa"
     source = "generated"
     gen = GenSpec(mode="generate", max_new_tokens=12, stop=("\n",))

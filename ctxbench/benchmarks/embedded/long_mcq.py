@@ -82,7 +82,7 @@ class LongMcq(Benchmark):
     """
 
     name = "long-mcq"
-    version = "1"
+    version = "2"  # 2: extract_choice ignores letters inside explanations and answers None when ambiguous
     family = "long-horizon"
     source = "generated"
     gen = GenSpec(mode="generate", max_new_tokens=32)
