@@ -165,9 +165,13 @@ class Benchmark(ABC):
         Benchmarks that name an `official_scorer` override this."""
         return None
 
-    def verdicts(self, item: Item, completion: str) -> Verdicts:
-        """Both verdicts of one completion; `.record` is what the store's main columns hold."""
+    def verdicts(self, item: Item, completion: str, mode: str = "generate") -> Verdicts:
+        """Both verdicts of one completion; `.record` is what the store's main columns hold. In choice mode
+        (the option picked by log-probabilities, not generated) there is no official verdict: official
+        scorers read generated text, and a picked label is not what they were written for."""
         semantic = self.score(item, completion)
+        if mode == "choice":
+            return Verdicts(semantic)
         off = self.score_official(item, completion)
         if off is None:
             return Verdicts(semantic)

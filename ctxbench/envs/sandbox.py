@@ -6,6 +6,11 @@ per run, from harness threads. Each run is a fresh interpreter in its own tempor
 - **process**: `python -S -P -B` with a scrubbed environment (HOME and TMPDIR point into the
   directory, no proxies, a fixed hash seed so set/dict order and traces are reproducible), started in
   a new session so a timeout kills the whole process group (SIGKILL) and then the directory is removed;
+- **an ordinary interpreter nonetheless**: `-S` keeps `site` from running (no .pth file executes, no
+  user site under the scratch HOME), but code written for a normal `python` must still work, so the
+  bootstrap does the two harmless parts of `site` itself: the caller's site-packages directories go on
+  `sys.path` (numpy and friends import as they do for the caller) and the `exit`/`quit`/`help`
+  builtins exist (without them `exit()` is a NameError, which once failed correct programs);
 - **kernel limits** (set by the child's bootstrap before any user code runs; not in `preexec_fn`,
   which is unsafe when the caller has threads): CPU seconds (SIGXCPU, then SIGKILL one second later),
   address space (allocation beyond it raises MemoryError), file size (stdout/stderr are files, so
@@ -17,7 +22,9 @@ per run, from harness threads. Each run is a fresh interpreter in its own tempor
   sockets and name lookups, process creation (fork, exec, spawn, subprocess, os.system), writes,
   deletes, renames and permission changes outside the directory, changing directory, killing other
   processes, raising resource limits, loading ctypes and heap walks that could reach the hook. A
-  refusal raises PermissionError in the user's code and is recorded in `SandboxResult.refused`.
+  refusal raises PermissionError in the user's code (ModuleNotFoundError for a refused import, so a
+  library that treats ctypes as optional, numpy among them, imports without it) and is recorded in
+  `SandboxResult.refused`.
 
 An audit hook is not a security boundary against a determined attacker (the Python docs say so);
 together with the limits and the network namespace it is enough for benchmark code and RL
@@ -100,7 +107,7 @@ def run_python(code: str, *, stdin: str = "", timeout_s: float = 10, cpu_s: int 
                 open(root / "stderr", "wb") as ferr, open(root / "refused", "wb") as fref:
             cfg = {"work": str(work.resolve()), "main": MAIN, "cpu_s": int(cpu_s),
                    "memory_bytes": int(memory_mb) << 20, "fsize_bytes": int(max_output_bytes),
-                   "max_procs": int(max_procs), "refusal_fd": fref.fileno()}
+                   "max_procs": int(max_procs), "refusal_fd": fref.fileno(), "site_dirs": _site_dirs()}
             prefix = ["unshare", "-rn"] if use_netns else []
             cmd = [*prefix, sys.executable, "-S", "-P", "-B", "-c", _boot_source(), json.dumps(cfg)]
             t0 = time.monotonic()
@@ -171,7 +178,8 @@ def _killed_reason(rc: int, timed_out: bool, stderr: str, refused: tuple[str, ..
     last = next((ln for ln in reversed(stderr.splitlines()) if ln.strip()), "")
     if rc != 0 and last.startswith("MemoryError"):
         return "memory_limit"
-    if rc != 0 and refused and "PermissionError: sandbox refused" in stderr:
+    if rc != 0 and refused and ("PermissionError: sandbox refused" in stderr
+                                or "ModuleNotFoundError: sandbox refused" in stderr):
         return "refused:" + refused[0].split(":", 1)[0]
     if rc < 0:
         try:
@@ -179,6 +187,14 @@ def _killed_reason(rc: int, timed_out: bool, stderr: str, refused: tuple[str, ..
         except ValueError:
             return f"signal:{-rc}"
     return None
+
+
+@lru_cache(maxsize=1)
+def _site_dirs() -> tuple[str, ...]:
+    """The caller's site-packages directories (venv, system, user), in its own search order: what the
+    child puts on sys.path so the same third-party packages import there (read-only to the code)."""
+    return tuple(p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")
+                 and os.path.isdir(p))
 
 
 @lru_cache(maxsize=1)
@@ -223,6 +239,13 @@ def _child_main(cfg: dict) -> None:
     limit(resource.RLIMIT_CORE, 0)
     if cfg["max_procs"] == 0:
         limit(resource.RLIMIT_NPROC, 0)
+
+    import site  # under -S importing site defines it without running site.main() (no .pth file runs)
+
+    site.setquit()  # exit() / quit() as in an ordinary interpreter
+    site.setcopyright()
+    site.sethelper()
+    sys.path.extend(d for d in cfg["site_dirs"] if d not in sys.path)
 
     work = cfg["work"]
     main_path = work + "/" + cfg["main"]
@@ -277,14 +300,14 @@ def _install_guard(work: str, refusal_fd: int, allow_procs: bool) -> None:
              "os.mkfifo": ((0,), 2), "os.mknod": ((0,), 2)}
     guarded_imports = frozenset({"ctypes", "_ctypes"} | (set() if allow_procs else {"_posixsubprocess"}))
 
-    def refuse(event, detail):
+    def refuse(event, detail, error=PermissionError):
         if logged[0] < 50:
             logged[0] += 1
             try:
                 write(refusal_fd, (event + ": " + str(detail)[:200].replace("\n", " ") + "\n").encode())
             except OSError:
                 pass
-        raise PermissionError(f"sandbox refused {event} ({str(detail)[:200]})")
+        raise error(f"sandbox refused {event} ({str(detail)[:200]})")
 
     def resolve(p, base=None):
         """Absolute path with symlinks followed (a missing tail is kept as written)."""
@@ -360,8 +383,8 @@ def _install_guard(work: str, refusal_fd: int, allow_procs: bool) -> None:
             if args[0] != my_pid:
                 refuse(event, args)
         elif event == "import":
-            if args[0] in guarded_imports:
-                refuse(event, args[0])
+            if args[0] in guarded_imports:  # an ImportError: `try: import ctypes except ImportError` copes
+                refuse(event, args[0], ModuleNotFoundError)
         elif event in paths:
             idxs, fd_idx = paths[event]
             dir_fd = args[fd_idx] if fd_idx is not None and fd_idx < len(args) else None

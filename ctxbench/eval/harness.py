@@ -77,14 +77,18 @@ class EvalReport:
         return "\n".join(lines)
 
 
+def scoring_mode(bench: Benchmark, scoring: str, item: Item) -> str:
+    """"choice" (options scored by log-probabilities) or "generate" for one item under EvalConfig.scoring."""
+    mode = bench.gen.mode if scoring == "auto" else scoring
+    return "generate" if mode == "choice" and not item.choices else mode
+
+
 def gen_settings(bench: Benchmark, cfg: EvalConfig, item: Item):
     """(mode, GenConfig) for one item: choice scoring when the item has choices and the benchmark or
     config asks for it, else greedy generation with the benchmark's own length and stop strings."""
     from ctxbench.models.base import GenConfig
 
-    mode = bench.gen.mode if cfg.scoring == "auto" else cfg.scoring
-    if mode == "choice" and not item.choices:
-        mode = "generate"
+    mode = scoring_mode(bench, cfg.scoring, item)
     gen = GenConfig(max_new_tokens=cfg.max_new_tokens or bench.gen.max_new_tokens, stop=tuple(bench.gen.stop),
                     temperature=0.0, seed=cfg.seed)
     return mode, gen
@@ -239,7 +243,7 @@ def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]
     for (it, mode, gen, key), (text, n_new, err) in zip(batch, outputs):
         if err is None:
             try:
-                sc = bench.verdicts(it, text)
+                sc = bench.verdicts(it, text, mode)
             except Exception as e:  # a scorer crash is a recorded failure of this item
                 sc, err = None, f"score: {type(e).__name__}: {e}"
         else:

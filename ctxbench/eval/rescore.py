@@ -21,6 +21,7 @@ from ctxbench.core.config import config_hash
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import stable_hash
 from ctxbench.core.versions import lib_versions_json
+from ctxbench.eval.harness import scoring_mode
 from ctxbench.eval.rows import bench_item_row, run_row, sample_row, scored_fields
 from ctxbench.store.shards import read_table, write_shard
 
@@ -72,6 +73,7 @@ def rescore(root, run_id: str, *, ingest: bool = True) -> RescoreResult:
     by_uid = {r["item_uid"]: r for r in items.to_dict("records")}
     benches = {name: get_benchmark(name) for name in sorted(samples["benchmark"].unique())}
     config = dict(src["config"], benchmark_versions=[b.key for b in benches.values()])
+    scoring = config.get("scoring", "auto")
     chash = config_hash(config)
     new_id = "eval-" + stable_hash([src["ckpt_id"], chash], 16)
     lib = lib_versions_json()
@@ -96,7 +98,7 @@ def rescore(root, run_id: str, *, ingest: bool = True) -> RescoreResult:
             verdicts = None
             if err is None:
                 try:
-                    verdicts = bench.verdicts(it, s["output"] or "")
+                    verdicts = bench.verdicts(it, s["output"] or "", scoring_mode(bench, scoring, it))
                 except Exception as e:  # noqa: BLE001  (a scorer crash is a recorded failure, as in the harness)
                     err = f"score: {type(e).__name__}: {e}"
             row = sample_row(run_id=new_id, ckpt_id=src["ckpt_id"], benchmark=name, version=bench.version,

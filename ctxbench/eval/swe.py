@@ -239,17 +239,20 @@ def store_import(root: Path, preds, report, benchmark: str = "swe-bench-verified
     write_shard(root, "runs", [run_row(run_id, kind="import", created_at=at, name=name or f"{benchmark}:{models[0]}",
                                        model=models[0], ckpt_id=ckpt, config_hash=chash, config=resolved,
                                        lib_versions=lib, status="complete")], name=f"{run_id}-run")
-    errors = {"error": "swebench: error (patch did not apply or the tests crashed)",
+    errors = {"error": "swebench: error (no usable report: the patch did not apply, the tests crashed, or "
+                       "report.json is empty or unreadable)",
               "not_evaluated": "not evaluated by the swebench harness"}
     samples = []
     for r in rows:
         it = items.get(r["item_id"])
         patch = r["output"]
-        samples.append(sample_row(
+        verdict = {"extracted": patch if patch.strip() else None, "correct": r["correct"], "score": r["score"],
+                   "parse_ok": bool(patch.strip())}
+        samples.append(sample_row(  # the harness's verdict is both the official and the semantic one
             run_id=run_id, ckpt_id=ckpt, benchmark=bench.name, version=bench.version, item_id=r["item_id"],
             prompt_hash=it.prompt_hash if it is not None else None, config_hash=chash, lib_versions=lib,
-            output=patch, extracted=patch if patch.strip() else None, correct=r["correct"], score=r["score"],
-            parse_ok=bool(patch.strip()), error=errors.get(r["status"]), created_at=at))
+            output=patch, **verdict, verdict="official", **{f"semantic_{k}": v for k, v in verdict.items()},
+            error=errors.get(r["status"]), created_at=at))
     write_shard(root, "samples", samples, name=f"{run_id}-samples")
     if ingest:
         from ctxbench.store.ingest import ingest as do_ingest

@@ -1,5 +1,7 @@
 """LiveCodeBench v6 adapter: schema, release selection, safe private-test decoding, prompt, code
-extraction, and pass@1 grading of stdin and functional problems in the sandbox."""
+extraction, and pass@1 grading of stdin and functional problems in the sandbox, by the semantic grader
+and by the reproduction of lcb_runner (the official verdict; its golden cases are in
+tests/benchmarks/conformance/lcb_cases.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ctxbench.benchmarks.official.livecodebench import (
     release_window,
     render,
     stdout_matches,
+    with_prelude,
 )
 from ctxbench.benchmarks.official.livecodebench_decode import (
     RestrictedUnpickler,
@@ -31,6 +34,8 @@ from ctxbench.benchmarks.official.livecodebench_decode import (
     encode_private_tests,
     safe_unpickle,
 )
+from ctxbench.benchmarks.scoring.lcb_official import decode, extract_code_official, grade_official
+from ctxbench.benchmarks.scoring.lcb_official_driver import encode
 from ctxbench.core.errors import DataError
 
 DATA = Path(__file__).parents[1] / "fixtures" / "official" / "livecodebench"
@@ -256,3 +261,76 @@ def test_private_tests_never_reach_pickle_loads(bench, monkeypatch, tmp_path):
     with pytest.raises(DataError, match="refused pickle"):
         bench.score(item, SUM_OK)
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------------- semantic vs official
+
+SUM_TESTS = [{"input": "3\n1 2 3\n", "output": "6\n", "testtype": "stdin"}]
+READ = "n = int(input())\nxs = list(map(int, input().split()))\n"
+
+
+@pytest.mark.parametrize("code", [
+    READ + "print(sum(xs))\nexit()",                                           # exit(): NameError under -S before
+    "import numpy as np\n" + READ + "print(int(np.array(xs).sum()))",           # numpy: not importable before
+    "from __future__ import annotations\n" + READ + "print(sum(xs))",           # the prelude broke the future import
+    '"""Doc."""\nfrom __future__ import annotations\n' + READ + "print(sum(xs))",
+    "import sys\nprint(sum(int(t) for line in list(sys.stdin)[1:] for t in line.split()))",
+    "import sys\nsys.stdin.buffer.readline()\nprint(sum(map(int, sys.stdin.buffer.readline().split())))",
+    "n, *xs = map(int, open(0).read().split())\nprint(sum(xs))",
+    "total = 0\ndef add(x):\n    global total\n    total += x\n" + READ + "for x in xs:\n    add(x)\nprint(total)",
+])
+def test_semantic_grader_passes_correct_programs_however_they_are_written(code):
+    assert grade(code, SUM_TESTS, None)["passed"], grade(code, SUM_TESTS, None)
+
+
+def test_with_prelude_keeps_future_imports_first():
+    out = with_prelude('"""Doc."""\nfrom __future__ import annotations\nx: int = 1\n')
+    assert out.startswith("from __future__ import annotations\nfrom string import *\n")
+    compile(out, "main.py", "exec")
+    assert with_prelude("print(").endswith("print(")  # unparsable code is left to fail on its own
+
+
+def test_official_grader_fails_what_lcb_runner_fails():
+    ok = READ + "print(sum(xs))"
+    assert grade_official(ok, SUM_TESTS, None)["passed"]
+    r = grade_official("import sys\nprint(sum(int(t) for line in list(sys.stdin)[1:] for t in line.split()))",
+                       SUM_TESTS, None)
+    assert not r["passed"] and "not iterable" in r["failure"]["error"]
+    r = grade_official("import sys\nsys.stdin.buffer.readline()\nprint(sum(map(int, sys.stdin.buffer.readline().split())))",
+                       SUM_TESTS, None)
+    assert not r["passed"] and r["failure"]["status"] == "wrong" and r["failure"]["got"] == "3\n"
+    r = grade_official("from __future__ import annotations\n" + ok, SUM_TESTS, None)
+    assert r["failure"]["i"] == -1 and "beginning of the file" in r["failure"]["error"]
+    fn = [{"input": "[1, 2, 3, 4]\n5", "output": "[[0, 3], [1, 2]]", "testtype": "functional"}]
+    tuples = "class Solution:\n    def pairs(self, nums, t):\n        return [(0, 3), (1, 2)]"
+    assert not grade_official(tuples, fn, "pairs")["passed"] and grade(tuples, fn, "pairs")["passed"]
+
+
+def test_official_extraction_keeps_the_reasoning():
+    done = "<think>\n```python\nprint(6)\n```\n</think>\nDone."
+    assert extract_code_official(done) == "print(6)" and extract_code(done) == ""
+
+
+@pytest.mark.parametrize("value", [None, True, 0, -(10 ** 30), 1.5, float("inf"), "x", [1, (2, 3)], (1,),
+                                   {"a": [1]}, {(1, 2): None}, {1, 2}, frozenset({3})])
+def test_returned_values_round_trip_with_their_types(value):
+    got = decode(json.loads(json.dumps(encode(value))))
+    assert got == value and type(got) is type(value)
+
+
+def test_opaque_values_equal_nothing():
+    class Node:
+        pass
+
+    got = decode(encode(Node()))
+    assert got != decode(encode(Node())) and got != [] and got != 0 and [got] != [decode(encode(Node()))]
+
+
+def test_both_verdicts_are_stored_and_official_is_the_record(bench):
+    items = {it.item_id: it for it in bench.load(LoadContext(data_path=str(DATA)))}
+    assert bench.version == "2" and "testing_util.py run_test" in bench.official_scorer
+    v = bench.verdicts(items["abc390_a"], SUM_OK)
+    assert v.mode == "official" and v.record is v.official and v.official.correct and v.semantic.correct
+    loop = "```python\nimport sys\nls = [l for l in sys.stdin]\nprint(sum(map(int, ls[1].split())))\n```"
+    v = bench.verdicts(items["abc390_a"], loop)
+    assert v.semantic.correct and not v.official.correct and not v.record.correct

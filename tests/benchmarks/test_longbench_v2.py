@@ -138,3 +138,19 @@ def test_breakdown_matches_result_py_columns():
     pd.testing.assert_frame_equal(breakdown(meta), got)
     with pytest.raises(DataError, match="difficulty"):
         breakdown(pd.DataFrame({"correct": correct}))
+
+
+@pytest.mark.parametrize("completion, official, semantic", [
+    ("The correct answer is (C)", "C", "C"),
+    ("C", None, "C"),                          # a bare label: None for pred.py, the option for ctxbench
+    ("<think>The correct answer is (C)</think>", "C", None),      # pred.py searches the reasoning too
+    ("<think>The correct answer is (A)?</think>\nThe correct answer is (C)", "A", "C"),
+    ("The correct answer is Actually (C)", "A", "A"),
+])
+def test_official_verdict_is_pred_py_on_the_raw_output(bench, completion, official, semantic):
+    item = bench.load(LoadContext(max_context_tokens=100_000, data_path=str(DATA)), limit=1)[0]
+    v = bench.verdicts(item, completion)
+    assert bench.version == "2" and "pred.py extract_answer" in bench.official_scorer
+    assert v.mode == "official" and v.record is v.official
+    assert v.official.extracted == official and v.official.correct == (official == "C")
+    assert v.semantic.extracted == semantic and v.semantic.correct == (semantic == "C")

@@ -36,7 +36,7 @@ def bpe():
 
 def test_registered_and_data_available():
     b = get_benchmark("niah")
-    assert isinstance(b, Niah) and b.version == "1"
+    assert isinstance(b, Niah) and b.version == "2"
     st = b.data_status()
     assert st.available and "essays" in st.detail
 
@@ -178,3 +178,20 @@ def test_judge_is_off_by_default():
     assert Niah().judge is None and get_benchmark("niah").judge is None
     it = _item()
     assert Niah().score(it, "no idea").score == 0.0  # exact recall, no judge call
+
+
+@pytest.mark.parametrize("completion, official, semantic", [
+    ("The special magic number for Lisbon is 4823917.", True, True),
+    ("4,823,917", False, True),       # RULER: no substring; ctxbench: the number 4823917
+    ("48239170", True, False),        # RULER: a substring; ctxbench: another number
+    ("<think>4823917</think>not sure", True, False),
+    ("", False, False),
+])
+def test_official_verdict_is_rulers_substring_match(completion, official, semantic):
+    from ctxbench.benchmarks.base import Item, text
+
+    b = Niah()
+    v = b.verdicts(Item("x", (text("q"),), "4823917"), completion)
+    assert "string_match_all" in b.official_scorer and v.mode == "official" and v.record is v.official
+    assert v.official.correct is official and v.semantic.correct is semantic
+    assert v.official.parse_ok == bool(completion)

@@ -90,9 +90,10 @@ def test_livecodebench_eval_runs_the_fixture_tests_in_the_sandbox(root, monkeypa
     res = rep.results[0]
     assert (res.n, res.n_correct, res.n_parse_fail, res.n_errors) == (3, 2, 0, 0)
     assert _samples(root, rep.run_id) == {"abc390_a": True, "abc391_b": False, "3720": True}
-    # abc390_a: 1 public + 3 private stdin tests, one sandbox run each; abc391_b stops at its first
-    # private test; 3720: all functional tests in one sandboxed run
-    assert len(runs) == 4 + 2 + 1
+    # semantic: abc390_a: 1 public + 3 private stdin tests, one sandbox run each; abc391_b stops at its
+    # first private test; 3720: all functional tests in one sandboxed run. official (lcb_runner): one
+    # run per item, all its tests inside
+    assert len(runs) == 4 + 2 + 1 + 3
     from ctxbench.benchmarks import get_benchmark
     from ctxbench.benchmarks.base import LoadContext
 

@@ -111,6 +111,44 @@ def test_import_per_instance_reports_and_both():
     assert both[IDS[3]]["status"] == "error" and both[IDS[0]]["benchmark"] == "swe-bench-lite"
 
 
+def test_empty_per_instance_report_is_an_error_instance(tmp_path):
+    """make_run_report counts an empty report.json as an error instance; the import used to raise
+    DataError, so a real log folder with one such file could not be imported at all."""
+    import shutil
+
+    logs = tmp_path / "logs"
+    shutil.copytree(FIX / "logs", logs)
+    run = logs / "run_evaluation" / "run1" / "org__agent-8b"
+    (run / IDS[3]).mkdir()
+    (run / IDS[3] / "report.json").write_text("")
+    (run / IDS[1] / "report.json").write_text("{\"django__django-11099\": {\"resolved\": tr")  # cut short
+    rows = _by_id(sb.import_predictions(FIX / "preds.jsonl", logs))
+    assert [rows[i]["status"] for i in IDS] == ["resolved", "error", "not_evaluated", "error"]
+    assert [rows[i]["correct"] for i in IDS] == [True, False, False, False]
+    both = _by_id(sb.import_predictions(FIX / "preds.jsonl", [FIX / "org__agent-8b.run1.json", logs]))
+    assert both[IDS[3]]["status"] == "error"  # the summary and the empty report agree
+
+
+def test_store_import_of_a_log_folder_with_an_empty_report(tmp_path):
+    import shutil
+
+    from ctxbench.eval.swe import store_import
+    from ctxbench.store.shards import read_table
+
+    logs = tmp_path / "logs"
+    shutil.copytree(FIX / "logs", logs)
+    empty = logs / "run_evaluation" / "run1" / "org__agent-8b" / IDS[3]
+    empty.mkdir()
+    (empty / "report.json").write_text("\n")
+    root = tmp_path / "runs"
+    summary = store_import(root, FIX / "preds.jsonl", logs, ingest=False)
+    assert summary.statuses == {"resolved": 1, "unresolved": 1, "not_evaluated": 1, "error": 1}
+    df = read_table(root, "samples", {"run_id": summary.run_id}).set_index("item_id")
+    assert set(df["verdict"]) == {"official"} and set(df["benchmark_version"]) == {"2"}
+    assert list(df.loc[IDS, "correct"]) == list(df.loc[IDS, "semantic_correct"]) == [True, False, False, False]
+    assert "report.json is empty or unreadable" in df.loc[IDS[3], "error"]
+
+
 def test_import_rejects_inconsistent_files(tmp_path):
     bad = tmp_path / "report.json"
     bad.write_text(json.dumps({IDS[1]: {"resolved": True}}))

@@ -146,3 +146,26 @@ def test_bad_file_names_are_rejected():
     for name in ["/etc/passwd", "../x", "main.py"]:
         with pytest.raises(ValueError):
             run_python("pass", files={name: ""})
+
+
+def test_an_ordinary_interpreter_exit_quit_help_and_site_packages():
+    """`-S` keeps site from running, yet exit()/quit()/help exist and installed packages import (exit()
+    was a NameError and `import numpy` a ModuleNotFoundError, failing correct programs)."""
+    r = run_python("print('before')\nexit()\nprint('after')")
+    assert r.ok and r.stdout == "before\n"
+    assert run_python("quit(3)").returncode == 3
+    assert run_python("import sys\nprint(callable(help), sys.flags.no_site)").stdout.split() == ["True", "1"]
+    pytest.importorskip("numpy")
+    r = run_python("import numpy as np\nprint(int(np.arange(5).sum()))", memory_mb=512)
+    assert r.ok and r.stdout == "10\n", r.stderr
+    assert r.refused == ("import: ctypes",)  # numpy probes ctypes, gets an ImportError and goes on
+
+
+def test_ctypes_stays_refused_as_an_import_error():
+    r = run_python("try:\n    import ctypes\nexcept ImportError as e:\n    print('refused:', e)\n")
+    assert r.ok and r.stdout.startswith("refused: sandbox refused import (ctypes)") and r.refused == ("import: ctypes",)
+    r = run_python("import ctypes")
+    assert r.killed_reason == "refused:import" and "ModuleNotFoundError: sandbox refused" in r.stderr
+    site_dir = next(p for p in __import__("sys").path if p.endswith("site-packages"))
+    r = run_python(f"open({site_dir + '/ctxbench-sbx-probe.pth'!r}, 'w').write('import os')")
+    assert r.killed_reason == "refused:open"  # site-packages are readable, never writable

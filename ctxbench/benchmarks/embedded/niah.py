@@ -7,9 +7,17 @@ model and wasteful for a 128k one, so by default the grid is scaled to the model
 available as `Niah.paper()` / `paper_grid()`.
 
 The needle is a random-but-deterministic fact ("The special magic number for Lisbon is 4823917.",
-RULER style) so recall is checked exactly, without a judge: the item is correct when the 7-digit
-number appears in the completion. The paper used a GPT-4o judge; pass `judge=` to reproduce that
-(off by default, never needed offline). The prompt follows needlehaystack's template.
+RULER style) so recall is checked exactly, without a judge. Two verdicts:
+- official (the score of record): RULER's metric, `string_match_all` after `postprocess_pred`
+  (ctxbench.benchmarks.scoring.ruler): the number as a substring of the raw reply, so "48239170" and
+  "-4823917" pass, "4,823,917" fails, and a number inside <think> counts;
+- semantic (the RL reward): the completion's number tokens (reasoning dropped, "4,823,917" read as
+  4823917), correct when one of them is the needle's number.
+The paper used a GPT-4o judge; pass `judge=` to reproduce that in the semantic verdict (off by
+default, never needed offline). The prompt follows needlehaystack's template.
+
+Changelog: 2: RULER's substring metric is the score of record (official); number-token recall is
+kept as the semantic verdict.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from ctxbench.benchmarks.base import (
 )
 from ctxbench.benchmarks.embedded.haystack import insert_many, sized_haystack
 from ctxbench.benchmarks.scoring.extract import numbers_in
+from ctxbench.benchmarks.scoring.ruler import postprocess_pred, string_match_all
 from ctxbench.core.errors import DataError
 from ctxbench.core.hashing import stable_hash
 from ctxbench.sources import assets
@@ -85,7 +94,9 @@ class Niah(Benchmark):
     """
 
     name = "niah"
-    version = "1"
+    version = "2"
+    official_scorer = ("NVIDIA/RULER @c3f5e3b: scripts/eval/synthetic/constants.py string_match_all "
+                       "(+ scripts/eval/evaluate.py postprocess_pred)")
     family = "long-horizon"
     source = "packaged"
     gen = GenSpec(mode="generate", max_new_tokens=32)
@@ -198,6 +209,7 @@ class Niah(Benchmark):
     # ------------------------------------------------------------------------------------ scoring
 
     def score(self, item: Item, completion: str) -> Score:
+        """Semantic: the needle's number among the completion's number tokens (or the judge's score)."""
         nums = numbers_in(completion)
         hit = item.answer in nums
         extracted = item.answer if hit else (nums[0] if nums else None)
@@ -205,3 +217,12 @@ class Niah(Benchmark):
             s = min(1.0, max(0.0, float(self.judge(item.meta.get("question", ""), item.answer, completion))))
             return Score(extracted=extracted, correct=s >= 0.5, score=s, parse_ok=True)
         return Score(extracted=extracted, correct=hit, score=1.0 if hit else 0.0, parse_ok=bool(nums))
+
+    def score_official(self, item: Item, completion: str) -> tuple[Score, str]:
+        """RULER: string_match_all(postprocess_pred(completion), [answer]); an empty prediction is one of
+        RULER's 'nulls' (parse_ok False)."""
+        pred = postprocess_pred(completion)
+        s = string_match_all(pred, [item.answer])
+        hit = s == 1.0
+        extracted = item.answer if hit else (pred[:64] or None)
+        return Score(extracted=extracted, correct=hit, score=s, parse_ok=bool(pred)), "official"

@@ -15,18 +15,30 @@ extracted program against the public and private tests. We follow the official l
   (LeetCode) tests call `Solution().<func_name>(*json args)` and compare with the JSON output. Tests
   run in order and stop at the first failure; pass@1 = all tests pass.
 
+Two verdicts. `score_official` (the score of record) is lcb_runner's, quirks included: published pass@1
+fails correct programs that iterate sys.stdin, read sys.stdin.buffer line by line, use open(0), reach
+a module-level variable with `global`, or return nested tuples (ctxbench.benchmarks.scoring.lcb_official,
+docs/official-scorers/long-horizon.md). `score` (semantic, the RL reward) runs each test as a fresh
+`python main.py < input`, so a correct program passes however it reads stdin, exits or imports numpy;
+reasoning in <think> is dropped before extraction, and a functional return value is compared after a
+JSON round trip (tuples are lists, numpy values are their Python values).
+
 Tests run in ctxbench.envs.sandbox. The sandbox never sees expected outputs: it returns what the program
 printed (stdin tests) or what the method returned (functional tests) and the comparison happens here,
 so a program cannot pass by reading the answers.
+
+Changelog: 2: official verdict added (lcb_runner run_test semantics) as the score of record; semantic
+verdict: exit()/quit()/numpy work (the sandbox no longer lacks `site`), `from __future__` imports
+survive the prelude, numpy return values compare by value, lcb_runner's full import prelude.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import secrets
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,6 +56,14 @@ from ctxbench.benchmarks.base import (
 from ctxbench.benchmarks.official.livecodebench_decode import decode_private_tests
 from ctxbench.benchmarks.official.source import OfficialSource
 from ctxbench.benchmarks.scoring.extract import strip_reasoning
+from ctxbench.benchmarks.scoring.lcb_official import (
+    MEMORY_MB,
+    OFFICIAL_TIMEOUT_S,
+    extract_code_official,
+    grade_official,
+    stdout_matches,
+)
+from ctxbench.benchmarks.scoring.lcb_official_driver import PRELUDE
 from ctxbench.core.errors import CtxbenchError, DataError
 from ctxbench.sources.datafiles import iter_jsonl
 
@@ -156,16 +176,27 @@ def extract_code(completion: str) -> str:
 
 # ------------------------------------------------------------------------------------------ grading
 
-PER_TEST_TIMEOUT_S = 6.0  # lcb_runner's default per-test timeout
-_PRELUDE = (  # what lcb_runner makes available to every solution: star imports, then the modules
-    "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
-    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\n"
-    "from random import *\nfrom statistics import *\nfrom itertools import *\nfrom functools import *\n"
-    "from operator import *\nfrom typing import *\n"
-    "import string, re, datetime, collections, heapq, bisect, copy, math, random, statistics, itertools, "
-    "functools, operator, io, sys, json\n"
-    "sys.setrecursionlimit(50000)\n"
-)
+PER_TEST_TIMEOUT_S = float(OFFICIAL_TIMEOUT_S)  # lcb_runner's default per-test timeout
+
+
+def with_prelude(code: str) -> str:
+    """lcb_runner's import prelude (what every solution may use unimported) in front of `code`, after
+    the program's own `from __future__` imports, which must stay first to compile."""
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return PRELUDE + code
+    lines = code.split("\n")
+    future = []
+    for node in body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            future.append("\n".join(lines[node.lineno - 1: node.end_lineno]))
+            for k in range(node.lineno - 1, node.end_lineno):
+                lines[k] = ""
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):  # a docstring may precede
+            break
+    return "\n".join(future) + ("\n" if future else "") + PRELUDE + "\n".join(lines)
+
 _DRIVER = '''
 
 def _ctxbench_driver():
@@ -179,6 +210,10 @@ def _ctxbench_driver():
     def _alarm(*_):
         raise _Timeout()
     _signal.signal(_signal.SIGALRM, _alarm)
+    def _plain(o):  # numpy scalars and arrays: their Python value
+        if type(o).__module__ == "numpy" and hasattr(o, "tolist"):
+            return o.tolist()
+        raise TypeError(type(o).__name__)
     def _emit(**kw):
         _out.write(_tag + _json.dumps(kw) + "\\n")
         _out.flush()
@@ -202,7 +237,7 @@ def _ctxbench_driver():
             if isinstance(_r, tuple):
                 _r = list(_r)
             try:
-                _emit(i=_i, status="ok", value=_json.dumps(_r))
+                _emit(i=_i, status="ok", value=_json.dumps(_r, default=_plain))
             except (TypeError, ValueError):
                 _emit(i=_i, status="error", error="return value is not JSON: " + repr(_r)[:200])
                 return
@@ -218,32 +253,6 @@ _ctxbench_driver()
 '''
 
 
-def _lines(s: str) -> list[str]:
-    return [ln.strip() for ln in s.strip().split("\n")]
-
-
-def _decimals(line: str) -> list[Decimal] | None:
-    try:
-        return [Decimal(tok) for tok in line.split()]
-    except InvalidOperation:
-        return None
-
-
-def stdout_matches(got: str, expected: str) -> bool:
-    """lcb_runner's stdin comparison: same number of stripped lines; each line equal, or equal as a
-    list of Decimal tokens (so '1.0' matches '1.00', but 50000000000000001 never matches ...0)."""
-    a, b = _lines(got), _lines(expected)
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if x == y:
-            continue
-        dx, dy = _decimals(x), _decimals(y)
-        if dx is None or dy is None or dx != dy:
-            return False
-    return True
-
-
 def _sandbox():
     try:
         from ctxbench.envs import sandbox
@@ -253,7 +262,8 @@ def _sandbox():
 
 
 def grade(code: str, tests: list[dict], fn_name: str | None, timeout_s: float = PER_TEST_TIMEOUT_S) -> dict:
-    """Run `tests` in order against `code`; stop at the first failure. Returns
+    """The semantic grader: run `tests` in order against `code`, each stdin test in a fresh interpreter
+    with the test as its real stdin; stop at the first failure. Returns
     {"passed": bool, "n_tests": n, "n_passed": k, "failure": {...} | None}."""
     if not tests:
         return {"passed": False, "n_tests": 0, "n_passed": 0, "failure": {"error": "no tests"}}
@@ -261,9 +271,9 @@ def grade(code: str, tests: list[dict], fn_name: str | None, timeout_s: float = 
     if fn_name and tests[0]["testtype"] == "functional":
         tag = "@@ctxbench-" + secrets.token_hex(8) + "@@"
         payload = json.dumps({"tag": tag, "fn": fn_name, "timeout": timeout_s, "inputs": [t["input"] for t in tests]})
-        program = _PRELUDE + code + "\n\n_CTXBENCH_PAYLOAD = " + repr(payload) + _DRIVER
+        program = with_prelude(code) + "\n\n_CTXBENCH_PAYLOAD = " + repr(payload) + _DRIVER
         limit = timeout_s * len(tests) + 10
-        res = sb.run_python(program, timeout_s=limit, cpu_s=math.ceil(limit))
+        res = sb.run_python(program, timeout_s=limit, cpu_s=math.ceil(limit), memory_mb=MEMORY_MB)
         reports = {}
         for ln in (res.stdout or "").splitlines():
             if ln.startswith(tag):
@@ -283,9 +293,10 @@ def grade(code: str, tests: list[dict], fn_name: str | None, timeout_s: float = 
                 return {"passed": False, "n_tests": len(tests), "n_passed": i,
                         "failure": {**r, "expected": t["output"][:200]}}
         return {"passed": True, "n_tests": len(tests), "n_passed": len(tests), "failure": None}
-    program = _PRELUDE + code
+    program = with_prelude(code)
     for i, t in enumerate(tests):
-        res = sb.run_python(program, stdin=t["input"], timeout_s=timeout_s, cpu_s=math.ceil(timeout_s) + 1)
+        res = sb.run_python(program, stdin=t["input"], timeout_s=timeout_s, cpu_s=math.ceil(timeout_s) + 1,
+                            memory_mb=MEMORY_MB, max_output_bytes=16 << 20)
         if res.timed_out:
             fail = {"i": i, "status": "timeout"}
         elif res.returncode != 0:
@@ -315,7 +326,10 @@ def _private_from_file(path: str, line: int) -> tuple[str, str]:
 @register
 class LiveCodeBenchV6(Benchmark):
     name = "livecodebench-v6"
-    version = "1"
+    version = "2"
+    official_scorer = ("LiveCodeBench @28fef95: lcb_runner/evaluation/testing_util.py run_test "
+                       "(+ utils/extraction_utils.py extract_code)")
+    timeout_s = PER_TEST_TIMEOUT_S  # per test, both verdicts (lcb_runner: 6 s)
     family = "long-horizon"
     source = "official-file"
     gen = GenSpec(mode="generate", max_new_tokens=2048)
@@ -370,14 +384,25 @@ class LiveCodeBenchV6(Benchmark):
                 raise DataError(f"{where}: holds {qid!r}, not {item.item_id!r} (the data file changed)")
         return list(item.meta["public_tests"]) + decode_private_tests(enc, f"{where} private_test_cases")
 
+    def _fn(self, item: Item) -> str | None:
+        return item.meta.get("fn_name") if item.meta.get("testtype") == "functional" else None
+
     def score(self, item: Item, completion: str) -> Score:
+        """Semantic: every test as a fresh program run (see `grade`)."""
         code = extract_code(completion)
         if not code.strip():
             return Score(extracted=None, correct=False, score=0.0, parse_ok=False)
-        tests = self.tests(item)
-        fn = item.meta.get("fn_name") if item.meta.get("testtype") == "functional" else None
-        ok = grade(code, tests, fn)["passed"]
+        ok = grade(code, self.tests(item), self._fn(item), self.timeout_s)["passed"]
         return Score(extracted=code, correct=ok, score=1.0 if ok else 0.0, parse_ok=True)
+
+    def score_official(self, item: Item, completion: str) -> tuple[Score, str]:
+        """lcb_runner's verdict: `extract_code` on the raw completion, then `run_test` semantics
+        (ctxbench.benchmarks.scoring.lcb_official.grade_official)."""
+        code = extract_code_official(completion)
+        if not code.strip():  # lcb_runner runs the empty program and fails every test
+            return Score(extracted=None, correct=False, score=0.0, parse_ok=False), "official"
+        ok = grade_official(code, self.tests(item), self._fn(item), math.ceil(self.timeout_s))["passed"]
+        return Score(extracted=code, correct=ok, score=1.0 if ok else 0.0, parse_ok=True), "official"
 
 
 __all__ = [

@@ -10,8 +10,19 @@ item meta so statistics can group by them; `breakdown()` computes the official r
 Approximation (documented): the official CoT run is two-step (reason with the CoT template, then ask
 for the letter with the reasoning pasted back in). The harness asks one question per item, so we use
 the CoT template with the answer-format instruction of the second step placed before "Let's think
-step by step:". Reasoning inside <think>...</think> is dropped before extraction, as an OpenAI-style
-server with a reasoning parser would return only the final content to pred.py.
+step by step:".
+
+Two verdicts. `score_official` (the score of record) is pred.py's, exactly
+(ctxbench.benchmarks.scoring.longbench): the raw output is searched, reasoning included, so an answer
+stated only inside <think> counts and a bare "D" is None. pred.py has no choice mode: with
+`--scoring choice` the harness hands over the picked label, which pred.py would also read as None, so
+read the semantic column for choice-mode runs. `score` (semantic, the RL reward) drops
+<think>...</think> first, as an OpenAI-style server with a reasoning parser returns only the final
+content, applies the same answer pattern, and takes a reply that is just an option label ("D", the
+harness's choice-mode output) as that option.
+
+Changelog: 2: the official verdict (pred.py extract_answer on the raw output) is the score of record;
+the semantic verdict is unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from ctxbench.benchmarks import register
 from ctxbench.benchmarks.base import Benchmark, DataStatus, GenSpec, Item, LoadContext, Score, text
 from ctxbench.benchmarks.official.source import OfficialSource, find_in_dir
 from ctxbench.benchmarks.scoring.extract import extract_longbench_v2, strip_reasoning
+from ctxbench.benchmarks.scoring.longbench import extract_answer_official
 from ctxbench.core.errors import DataError
 
 SOURCE = OfficialSource(
@@ -119,7 +131,8 @@ def read_rows(path) -> list[dict]:
 @register
 class LongBenchV2(Benchmark):
     name = "longbench-v2"
-    version = "1"
+    version = "2"
+    official_scorer = "THUDM/LongBench @2e00731: pred.py extract_answer (+ the judge line of get_pred)"
     family = "long-horizon"
     source = "official-file"
     gen = GenSpec(mode="generate", max_new_tokens=1024)
@@ -147,12 +160,19 @@ class LongBenchV2(Benchmark):
         return items
 
     def score(self, item: Item, completion: str) -> Score:
+        """Semantic: reasoning dropped, pred.py's answer pattern, or a reply that is just a label."""
         bare = (completion or "").strip()
         if item.choices and bare in item.choices:  # choice mode: the harness passes the chosen label
             return Score(extracted=bare, correct=bare == item.answer, score=float(bare == item.answer), parse_ok=True)
         pred = extract_longbench_v2(strip_reasoning(completion or ""))
         ok = pred is not None and pred == item.answer
         return Score(extracted=pred, correct=ok, score=1.0 if ok else 0.0, parse_ok=pred is not None)
+
+    def score_official(self, item: Item, completion: str) -> tuple[Score, str]:
+        """pred.py: `pred = extract_answer(output.strip())`, `judge = pred == answer`."""
+        pred = extract_answer_official(completion)
+        ok = pred is not None and pred == item.answer
+        return Score(extracted=pred, correct=ok, score=1.0 if ok else 0.0, parse_ok=pred is not None), "official"
 
     def breakdown(self, df):
         """The official result.py columns for a frame of results (printed by `ctxbench eval`)."""

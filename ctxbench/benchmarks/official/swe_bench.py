@@ -11,6 +11,18 @@ re-implements that scoring. It offers two ways in:
   `report.json` files) into per-instance rows, so runs scored elsewhere (a cluster with Docker) land in
   the same store and statistics.
 The resolve rate is resolved / total instances of the dataset (500 Verified, 300 Lite), as published.
+
+The verdict is the harness's own, so the official and semantic verdicts are one. Reports are read as
+`swebench.harness.reporting.make_run_report` (swebench 5.0.2) reads them: a prediction with an empty
+patch is `empty_patch`; a per-instance `logs/run_evaluation/<run>/<model>/<instance>/report.json` that
+is empty, not JSON, or lacks the instance or its "resolved" key makes the instance an `error`;
+"resolved" counts when it is truthy. One labelling difference, never a verdict one: a prediction with
+no report at all is `not_evaluated` here (unresolved), where make_run_report, looking at its own log
+folder, says `empty_patch` or `error`.
+
+Changelog: 2: an empty or unreadable per-instance report.json, or one without the instance's
+"resolved" key, counts as an error instance instead of failing the import; "resolved" is read by
+truthiness; a report never resolves an empty patch; the official verdict is declared (official_scorer).
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ from ctxbench.benchmarks.base import (
     Item,
     LoadContext,
     Score,
+    Verdicts,
     spread_subset,
     text,
 )
@@ -177,11 +190,36 @@ def _report_files(report) -> list[Path]:
     return files
 
 
-def read_report(report) -> tuple[dict[str, str], int | None]:
+def _harness_status(f: Path, text_: str, iid: str) -> str:
+    """make_run_report's reading of the report.json of instance `iid`: 'error' when the file is empty
+    (whitespace only), not JSON, or has no `[iid]["resolved"]`; else resolved when that is truthy. A
+    document the harness itself would crash on (a list, null, a non-object entry) is a DataError."""
+    content = text_.strip()
+    if not content:
+        return "error"
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError:
+        return "error"
+    try:
+        return "resolved" if data[iid]["resolved"] else "unresolved"
+    except KeyError:
+        return "error"
+    except TypeError:
+        raise DataError(f"{f}: not a swebench report (expected {{{iid!r}: {{\"resolved\": ...}}}}); "
+                        f"the harness's make_run_report would fail on it too") from None
+
+
+def read_report(report, instance_ids=None) -> tuple[dict[str, str], int | None]:
     """Status per instance ('resolved' | 'unresolved' | 'error' | 'empty_patch' | 'incomplete') from
-    summary and/or per-instance reports, plus the summary's total_instances when present."""
+    summary and/or per-instance reports, plus the summary's total_instances when present.
+
+    A file named report.json in a folder named after an instance (in `instance_ids`, when given) is
+    read the way the harness reads it (`_harness_status`); other files must be a summary or an
+    {instance_id: {"resolved": ...}} mapping."""
     status: dict[str, str] = {}
     total = None
+    ids = set(instance_ids) if instance_ids is not None else None
 
     def put(iid: str, st: str, f: Path):
         prev = status.get(iid)
@@ -191,10 +229,18 @@ def read_report(report) -> tuple[dict[str, str], int | None]:
             status[iid] = st
 
     for f in _report_files(report):
+        raw = f.read_text(encoding="utf-8")
+        iid = f.parent.name
+        harness = f.name == "report.json" and (ids is None or iid in ids)
         try:
-            data = json.loads(f.read_text(encoding="utf-8"))
+            data = json.loads(raw) if raw.strip() or not harness else None
         except json.JSONDecodeError as e:
-            raise DataError(f"{f}:{e.lineno}: invalid JSON: {e.msg}") from None
+            if not harness:
+                raise DataError(f"{f}:{e.lineno}: invalid JSON: {e.msg}") from None
+            data = None
+        if harness and (data is None or ids is not None or (isinstance(data, dict) and iid in data)):
+            put(iid, _harness_status(f, raw, iid), f)
+            continue
         if not isinstance(data, dict):
             raise DataError(f"{f}: expected a JSON object")
         if "resolved_ids" in data:  # summary <model>.<run_id>.json
@@ -208,16 +254,17 @@ def read_report(report) -> tuple[dict[str, str], int | None]:
         for iid, rep in data.items():  # per-instance report.json: {iid: {"resolved": bool, ...}}
             if not isinstance(rep, dict) or "resolved" not in rep:
                 raise DataError(f"{f}: {iid!r} has no 'resolved' flag (not a swebench report)")
-            put(iid, "resolved" if rep["resolved"] is True else "unresolved", f)
+            put(iid, "resolved" if rep["resolved"] else "unresolved", f)
     return status, total
 
 
 def import_predictions(preds_jsonl, report_json, benchmark: str = "swe-bench-verified") -> list[dict]:
     """Per-instance rows from a predictions file and the official harness report(s):
     {benchmark, item_id, model, output (the patch), correct (resolved), score, status}. Predictions the
-    harness did not evaluate get status 'not_evaluated' and count as unresolved."""
+    harness did not evaluate get status 'not_evaluated' and count as unresolved. As in make_run_report,
+    an empty patch is never resolved: a (stale) report for one gives 'empty_patch'."""
     preds = _read_preds(Path(preds_jsonl))
-    status, _total = read_report(report_json)
+    status, _total = read_report(report_json, instance_ids=preds)
     stray = sorted(set(status) - set(preds))
     stray = [s for s in stray if status[s] != "incomplete"]
     if stray:
@@ -227,7 +274,9 @@ def import_predictions(preds_jsonl, report_json, benchmark: str = "swe-bench-ver
     for iid in sorted(preds):
         p = preds[iid]
         st = status.get(iid, "not_evaluated")
-        if st == "incomplete":
+        if p["model_patch"] in ("", None) and iid in status:
+            st = "empty_patch"  # make_run_report looks no further than the patch
+        elif st == "incomplete":
             st = "not_evaluated"
         ok = st == "resolved"
         rows.append({"benchmark": benchmark, "item_id": iid, "model": p["model_name_or_path"],
@@ -248,7 +297,9 @@ def resolve_rate(rows: list[dict], total: int | None = None) -> float:
 
 
 class _SweBench(Benchmark):
-    version = "1"
+    version = "2"
+    official_scorer = ("swebench 5.0.2: swebench/harness/reporting.py make_run_report "
+                       "(+ harness/grading.py get_eval_report)")
     family = "long-horizon"
     source = "official-file"
     gen = GenSpec(mode="generate", max_new_tokens=4096)
@@ -293,6 +344,15 @@ class _SweBench(Benchmark):
             report = run_official_harness(preds, f, "ctxbench", tmp, [item.item_id], max_workers=1)
             ok = read_report(report)[0].get(item.item_id) == "resolved"
         return Score(extracted=patch, correct=ok, score=1.0 if ok else 0.0, parse_ok=True)
+
+    def score_official(self, item: Item, completion: str) -> tuple[Score, str]:
+        """The harness's verdict, which `score` already is."""
+        return self.score(item, completion), "official"
+
+    def verdicts(self, item: Item, completion: str, mode: str = "generate") -> Verdicts:
+        """One harness run serves both verdicts (they are the same)."""
+        s = self.score(item, completion)
+        return Verdicts(semantic=s, official=s, mode="official")
 
 
 @register

@@ -202,7 +202,7 @@ def score_doc(doc: dict, results: list):
     bench, item = doc_bench(doc), doc_item(doc)
     completion = completion_of(doc, item, results)
     try:
-        return completion, bench.score(item, completion), None
+        return completion, bench.verdicts(item, completion, doc.get("mode", "generate")).record, None
     except Exception as e:  # noqa: BLE001 - a scorer crash is a failed item, as in the harness
         return completion, None, f"score: {type(e).__name__}: {e}"
 
