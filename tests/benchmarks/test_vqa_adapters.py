@@ -36,7 +36,7 @@ def test_paper_vqa_suite_names_the_twelve():
     assert resolve_benchmarks("paper-vqa") == list(SUITES["paper-vqa"])
     for n in NAMES:
         b = get_benchmark(n)
-        assert b.family == "vqa" and b.source == "official-file" and b.key == f"{n}@1"
+        assert b.family == "vqa" and b.source == "official-file" and b.key == f"{n}@{b.version}"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -241,8 +241,10 @@ def test_harness_scores_fixture_items_through_the_store(lmu, root, scoring):
             gold[items[idx].prompt_text()] = items[idx].answer
     cfg = EvalConfig(model="oracle", benchmarks=names, scoring=scoring, data={n: str(lmu) for n in names})
     report = run_eval(cfg, root, backend=OracleBackend(replies, gold), progress=False)
+    # accuracy is the score of record (official): VLMEvalKit never scores MathVista's list item correct,
+    # and OlympiadBench's LaTeX gold keeps str(list)'s doubled backslashes (docs/official-scorers/math.md)
     assert [(r.benchmark, r.n, r.accuracy) for r in report.results] == [
-        ("MMStar", 3, 1.0), ("MathVista_MINI", 4, 1.0), ("OlympiadBench", 3, 1.0)]
+        ("MMStar", 3, 1.0), ("MathVista_MINI", 4, 0.75), ("OlympiadBench", 3, pytest.approx(2 / 3))]
     con = connect_readonly(root)
     parts = con.execute("select prompt_json from items where benchmark = 'MMStar' and item_id = '0'").fetchone()[0]
     assert '"type": "image"' in parts

@@ -17,6 +17,14 @@ text after the last "So the final answer is", every \\boxed{} in it joined by co
 parts of its last line, else all of it), compared with `final_answer` by vqa_mathnorm.math_equal with the
 row's `error` column as absolute tolerance (default 1e-8), percentage variants (x/100, x, x*100),
 multiple answers in any order.
+
+Those rules are the `semantic` verdict (`score`). The `official` verdict (`score_official`, the score of
+record, mode "official": neither official scorer asks a judge) is VLMEvalKit 0.0.20's, bugs included:
+PhyX's STR mode (scoring/phyx.py) and OlympiadBench's MathJudger (scoring/vlmeval_olympiad.py) run on
+the raw reply; docs/official-scorers/math.md lists every known quirk.
+
+Versions: 2 = official verdicts added; semantic: a trailing symbol is no longer read as a unit ("2.5 g",
+"2.5 t^2" are not 2.5).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from ctxbench.benchmarks.official.vqa_math import (
     letter_item,
     letter_options,
     mcq_score,
+    official_score,
 )
 from ctxbench.benchmarks.official.vqa_tsv import (
     Row,
@@ -41,6 +50,8 @@ from ctxbench.benchmarks.official.vqa_tsv import (
     present,
     vlmeval_url,
 )
+from ctxbench.benchmarks.scoring import phyx as phyx_str
+from ctxbench.benchmarks.scoring.vlmeval_olympiad import official_verdict as olympiad_official
 from ctxbench.benchmarks.scoring.vqa_mathnorm import final_answer, math_equal, normalize
 from ctxbench.benchmarks.scoring.vqa_scoring import boxed_contents, phyx_mc_letter, prepare
 from ctxbench.core.errors import DataError
@@ -61,7 +72,14 @@ def phyx_options(row: Row) -> dict[str, str]:
 
 @register
 class PhyX(VQATSVBenchmark):
+    """PhyX multiple choice. Official: VLMEvalKit 0.0.20 PhyX.evaluate, valid_type "STR"
+    (PhyX_process_line_MC; PhyX_process_line for open-ended rows): a bare "B", "(A)" or \\boxed{C} is
+    wrong there. Changelog: 2 = official verdict; semantic unit fix (open-ended rows)."""
+
     name = "PhyX"
+    version = "2"
+    official_scorer = ("VLMEvalKit 0.0.20: vlmeval/dataset/utils/phyx.py PhyX_process_line_MC / "
+                       "PhyX_process_line (PhyX.evaluate, valid_type STR)")
     tsv = TSVSource("PhyX", ("PhyX_MC.tsv", "PhyX_mini_MC.tsv"),
                     f"the PhyX authors' VLMEvalKit TSV, {PHYX_URL} (or PhyX_mini_MC.tsv, the testmini subset)")
     gen = SCIENCE_GEN
@@ -72,6 +90,7 @@ class PhyX(VQATSVBenchmark):
         meta.update(group=row.index, file=where.split(":")[0].rsplit("/", 1)[-1])
         prompt = images_then_text(images, row["question"])
         gold = row["answer"].strip()
+        meta["answer_raw"] = row["answer"]
         if re.fullmatch(r"[A-H]", gold):
             return letter_item(row, prompt, meta, letter_options(phyx_options(row), gold, "ABCD"), gold)
         return free_item(row, prompt, meta, gold)
@@ -91,8 +110,20 @@ class PhyX(VQATSVBenchmark):
             ans = m.group(1).strip() if m else None
         gold = item.answer
         ok = (ans is not None and (ans.strip().lower() == gold.strip().lower() or math_equal(ans, gold, rel_tol=1e-3))) \
-            or pred.lower() == gold.strip().lower() or (bool(gold.strip()) and gold in pred)
+            or pred.lower() == gold.strip().lower() or _contains(pred, gold)
         return score_of(ans if ans is not None else (pred or None), ok, parse_ok=ans is not None or ok)
+
+    def score_official(self, item: Item, completion: str) -> tuple[Score, str]:
+        gold = item.meta.get("answer_raw", item.answer)
+        rule = phyx_str.mc_verdict if item.meta["kind"] == "mcq" else phyx_str.oe_verdict
+        extracted, ok = rule(completion, gold)
+        return official_score(extracted, ok), "official"
+
+
+def _contains(reply: str, gold: str) -> bool:
+    """PhyX's "gold in reply" rule, as whole tokens: gold "5" is not in "15 m" (the official rule says it is)."""
+    g = gold.strip()
+    return bool(g) and re.search(rf"(?<![\w.]){re.escape(g)}(?![\w]|\.\d)", reply) is not None
 
 
 # ------------------------------------------------------------------------------------------- OlympiadBench
@@ -160,7 +191,7 @@ def olympiad_extract(prediction: str | None) -> str | None:
         last = t.strip().split("\n")[-1]
         dollars = re.findall(r"\$(.*?)\$", last)
         out = ",".join(dollars) if dollars else t
-    out = out.replace("\\approx", "=").replace("\\simeq", "=").replace("\\sim", "=")
+    out = out.replace("\\%", "%").replace("\\approx", "=").replace("\\simeq", "=").replace("\\sim", "=")
     if "\\in " in out:
         out = out.split("\\in ", 1)[1]
     out = out.strip("\n$,.:;^_=+`!@#%&*~，。 ")
@@ -177,7 +208,15 @@ def _precisions(cell: str | None) -> float | list[float | None] | None:
 
 @register
 class OlympiadBench(VQATSVBenchmark):
+    """OlympiadBench, OE_MM_physics_en_COMP. Official: VLMEvalKit 0.0.20 OlympiadBench.evaluate with
+    MathJudger (no API judge by default): `final_answer[2:-2]` of the raw cell, and only identical parse
+    trees count as equal expressions (a removed sympy helper). Changelog: 2 = official verdict;
+    semantic unit fix ("2.5 g" is not 2.5)."""
+
     name = "OlympiadBench"
+    version = "2"
+    official_scorer = ("VLMEvalKit 0.0.20: vlmeval/dataset/image_vqa.py OlympiadBench.evaluate "
+                       "(vlmeval/dataset/utils/olympiadbench.py extract_answer, MathJudger.judge)")
     tsv = TSVSource("OlympiadBench", ("OlympiadBench_EN.tsv", "OlympiadBench.tsv"),
                     f"VLMEvalKit's OlympiadBench TSV, {vlmeval_url('OlympiadBench_EN.tsv')} or "
                     f"{vlmeval_url('OlympiadBench.tsv')} (the {PHYSICS_SOURCE} rows are used)")
@@ -200,7 +239,8 @@ class OlympiadBench(VQATSVBenchmark):
         except ValueError:
             raise DataError(f"{where}: error column {row.get('error')!r} is not a number list") from None
         meta = {c: row.get(c) for c in ("subfield", "answer_type", "unit", "source") if row.get(c) is not None}
-        meta.update(group=row.index, tolerance=tol, multiple=_truthy(row.get("is_multiple_answer")))
+        meta.update(group=row.index, tolerance=tol, multiple=_truthy(row.get("is_multiple_answer")),
+                    final_answer_cell=row["final_answer"], error_cell=row.get("error"))
         return Item(item_id=row.index, prompt=prompt, answer=gold, meta=meta)
 
     def rule_score(self, item: Item, completion: str) -> Score:
@@ -210,6 +250,12 @@ class OlympiadBench(VQATSVBenchmark):
         tol = item.meta.get("tolerance")
         tol = 1e-8 if tol is None else tol
         return score_of(ans, math_equal(normalize(ans), item.answer, abs_tol=tol, percent=True))
+
+    def score_official(self, item: Item, completion: str) -> tuple[Score, str]:
+        m = item.meta
+        compared, ok = olympiad_official(completion, m.get("final_answer_cell", str([item.answer])),
+                                         m.get("error_cell"), m.get("answer_type"))
+        return official_score(compared if (completion or "").strip() else None, ok), "official"
 
 
 __all__ = ["PHYSICS_SOURCE", "answer_type_text", "olympiad_extract", "olympiad_prompt", "phyx_options"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 
-from ctxbench.benchmarks.scoring.extract import parse_number
+from ctxbench.benchmarks.scoring.extract import numbers_in, parse_number
 from ctxbench.benchmarks.scoring.vqa_scoring import boxed_contents, prepare
 
 _FINAL = re.compile(r"(?:so the final answer is|final answer\s*(?:is|:)|the answer is|answer\s*:)\s*",
@@ -51,14 +51,37 @@ def final_answer(prediction: str | None) -> str | None:
 
 
 def answer_or_last_number(prediction: str | None) -> str | None:
-    """`final_answer`, else the last number in the reply (short numeric answers often come bare)."""
+    """`final_answer`; else the whole reply when it is itself a number ("1/2", "$\\frac{1}{2}$",
+    "2\\sqrt{3}"); else the last number in the reply, a fraction counting as one number ("so it is 3/5"
+    -> "3/5", not "5")."""
     fa = final_answer(prediction)
     if fa is not None:
         return fa
-    from ctxbench.benchmarks.scoring.extract import numbers_in
+    t = prepare(prediction)
+    whole = re.sub(r"[.。]+$", "", t.strip().strip("$")).strip().strip("$").strip()
+    if whole and len(whole) <= 60 and to_number(whole) is not None:
+        return whole
+    return last_number(t)
 
-    nums = numbers_in(prepare(prediction))
-    return nums[-1] if nums else None
+
+_FRAC_NUM = r"-?\\[dt]?frac\s*\{\s*-?\d+(?:\.\d+)?\s*\}\s*\{\s*-?\d+(?:\.\d+)?\s*\}"
+_SLASH_NUM = r"(?<![\w.])[-+−]?\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?(?![\w]|\.\d|\s*/)"
+_PLAIN_NUM = r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])|(?<![\w.])[-+−]?\.\d+(?!\w)"
+_LAST_NUMBER = re.compile(f"({_FRAC_NUM})|({_SLASH_NUM})|({_PLAIN_NUM})")
+
+
+def last_number(text: str | None) -> str | None:
+    """The last number in the text: a \\frac{a}{b} or a/b as written, else a canonical number
+    (extract.numbers_in's spelling: "1,234" -> "1234")."""
+    last = None
+    for m in _LAST_NUMBER.finditer(text or ""):
+        last = m
+    if last is None:
+        return None
+    if last.group(1) or last.group(2):
+        return last.group(0).strip()
+    nums = numbers_in(last.group(0))
+    return nums[0] if nums else None
 
 
 _WRAPPERS = re.compile(r"\\(?:text|mathrm|textbf|mathbf|operatorname|mbox|rm)\s*\{([^{}]*)\}")
@@ -85,7 +108,7 @@ def _strip_percent(s: str) -> tuple[str, bool]:
     return (s[:-1].strip(), True) if s.endswith("%") else (s, False)
 
 
-_NUM_UNIT = re.compile(r"^([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([A-Za-zΩμ°/·^0-9 ]*)$")
+_NUM_UNIT = re.compile(r"^([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([A-Za-zΩμ°/·^0-9{}²³* \-\\]*)$")
 
 
 def to_number(s: str | None) -> float | None:
@@ -100,9 +123,8 @@ def to_number(s: str | None) -> float | None:
         if m and int(m.group(2)) != 0:
             v = int(m.group(1)) / int(m.group(2))
     if v is None:
-        m = _NUM_UNIT.match(t)
-        if m and m.group(1) and re.search(r"\d", m.group(1)) and m.group(2).strip() and _looks_like_unit(m.group(2)):
-            v = parse_number(m.group(1))
+        num = number_before_unit(t)
+        v = parse_number(num) if num is not None else None
     if v is None:
         v = _sympy_number(t)
     if v is None:
@@ -110,9 +132,48 @@ def to_number(s: str | None) -> float | None:
     return v / 100 if pct else v
 
 
+def number_before_unit(s: str | None) -> str | None:
+    """"46.3 kN" -> "46.3", "14 apples" -> "14"; None unless the text is a number and a unit (see
+    `_looks_like_unit`)."""
+    m = _NUM_UNIT.match(normalize(s))
+    if m and m.group(1) and re.search(r"\d", m.group(1)) and m.group(2).strip() and _looks_like_unit(m.group(2)):
+        return m.group(1)
+    return None
+
+
+# Unit symbols a number may carry ("46.3 kN", "12 m/s^2", "3 cm"). Deliberately absent: letters that
+# are far more often a quantity than a unit in a math or physics answer (g, t, h, L, x ...), and "mg":
+# "2.5 g" is 2.5 times g, "2.5 t^2" an expression, "2x^2" not the number 2.
+_UNIT_PREFIXABLE = ("m", "s", "N", "J", "W", "V", "A", "Pa", "Hz", "C", "T", "F", "Ω", "eV", "mol", "Wb", "L", "H")
+_UNIT_PREFIXES = ("k", "M", "G", "m", "μ", "u", "n", "p", "c", "d")
+_UNIT_SINGLE = {"m", "s", "N", "J", "W", "V", "A", "K", "C", "T", "F", "Ω"}
+_UNITS = (_UNIT_SINGLE | {p + b for p in _UNIT_PREFIXES for b in _UNIT_PREFIXABLE} | {
+    "kg", "Pa", "Hz", "eV", "mol", "Wb", "rad", "sr", "lm", "lx", "Bq", "Gy", "Sv", "cd", "atm", "bar", "min",
+    "hr", "yr", "ohm", "deg", "cal", "kcal", "mph", "kmh", "ft", "in", "yd", "mi", "lb", "oz", "psi"}) - {"mg", "cd"}
+_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "sqrt", "frac", "pi", "ln", "lim", "max", "min"}
+_UNIT_TOKEN = re.compile(r"([A-Za-zΩμ]+)(?:\s*\^\s*\{?-?\d\}?|[²³])?")
+
+
 def _looks_like_unit(u: str) -> bool:
+    """A trailing unit: known unit symbols (with powers, joined by / · * or spaces), or plain words of
+    three letters or more ("12 apples", "3 meters")."""
     u = u.strip()
-    return bool(re.fullmatch(r"[A-Za-zΩμ°]{1,6}(?:\s*[/·^]\s*[A-Za-z0-9]{1,4}){0,3}", u))
+    if not u or len(u) > 40:
+        return False
+    pos = 0
+    for part in re.split(r"\s*(?:/|·|\*|\\cdot|\s)\s*", u):
+        if not part:
+            continue
+        m = _UNIT_TOKEN.fullmatch(part)
+        if not m:
+            return False
+        word = m.group(1)
+        plain = m.group(0) == word
+        if word in _UNITS or (plain and len(word) >= 3 and word.lower() not in _MATH_WORDS and word.isascii()):
+            pos += 1
+            continue
+        return False
+    return pos > 0
 
 
 # ------------------------------------------------------------------------------------------ sympy (guarded)
@@ -270,6 +331,8 @@ def single_equal(pred: str, gold: str, abs_tol: float | None = None, rel_tol: fl
             return False
         ps, gs = split_top_level(p[1:-1]), split_top_level(g[1:-1])
         return len(ps) == len(gs) and all(single_equal(a, b, abs_tol, rel_tol) for a, b in zip(ps, gs))
+    if p.count("=") == 1 and g.count("=") == 1 and _equations_equal(p, g):
+        return True
     p, g = _rhs(p), _rhs(g)
     pv, gv = to_number(p), to_number(g)
     if pv is not None and gv is not None:
@@ -278,6 +341,14 @@ def single_equal(pred: str, gold: str, abs_tol: float | None = None, rel_tol: fl
     if (pv is None) != (gv is None):
         return False
     return _sympy_equal(p, g)
+
+
+def _equations_equal(p: str, g: str) -> bool:
+    """"2x^2 = y" equals "y=2x^2": lhs - rhs agree up to sign."""
+    (pl, pr), (gl, gr) = p.split("="), g.split("=")
+    moved = f"({gl.strip()})-({gr.strip()})"
+    return (_sympy_equal(f"({pl.strip()})-({pr.strip()})", moved)
+            or _sympy_equal(f"({pr.strip()})-({pl.strip()})", moved))
 
 
 def math_equal(pred: str | None, gold: str | None, abs_tol: float | list[float | None] | None = None,
@@ -318,6 +389,16 @@ def round_to(v: float, precision: int | None) -> float:
 
 
 __all__ = [
-    "answer_or_last_number", "final_answer", "latex_to_expr", "math_equal", "normalize", "numbers_close",
-    "round_to", "single_equal", "split_top_level", "to_number",
+    "answer_or_last_number",
+    "final_answer",
+    "last_number",
+    "latex_to_expr",
+    "math_equal",
+    "normalize",
+    "number_before_unit",
+    "numbers_close",
+    "round_to",
+    "single_equal",
+    "split_top_level",
+    "to_number",
 ]
