@@ -77,8 +77,8 @@ def run_build(args: argparse.Namespace) -> int:
     if res.cached:
         print(f"(reusing the finished build {res.build_id}; --force rebuilds)")
     print(res.summary())
-    if not res.cached and not args.no_ingest:
-        from ctxbench.store.ingest import ingest
+    if not args.no_ingest:  # also for a reused build: a run killed before its ingest left shards unread
+        from ctxbench.store.ingest import ingest  # (idempotent: a stat per shard when nothing is new)
 
         ingest(root, progress=False)
     return 0

@@ -18,9 +18,15 @@ per run, from harness threads. Each run is a fresh interpreter in its own tempor
   the kernel does not apply it to root);
 - **network**: when `unshare -rn` works for this user the child gets an empty network namespace
   (no interfaces but a down loopback), enforced by the kernel;
+- **no survivors**: with `max_procs > 0`, a child that left the process group (setsid, double fork)
+  is found after the run by the run's private HOME in its environment and killed (a child started
+  with a scrubbed environment *and* a new session is not found: use a container for hostile code);
 - **audit hook** (the baseline everywhere, PEP 578): installed before the user's code, it refuses
   sockets and name lookups, process creation (fork, exec, spawn, subprocess, os.system), writes,
-  deletes, renames and permission changes outside the directory, changing directory, killing other
+  deletes, renames and permission changes outside the directory, reads and listings of private
+  places (the caller's home directory and the ctxbench cache, except the interpreter and its
+  site-packages that live there; /root; /etc except the few files the standard library reads:
+  mime.types, os-release, localtime, TLS certificates ...), changing directory, killing other
   processes, raising resource limits, loading ctypes and heap walks that could reach the hook. A
   refusal raises PermissionError in the user's code (ModuleNotFoundError for a refused import, so a
   library that treats ctypes as optional, numpy among them, imports without it) and is recorded in
@@ -107,7 +113,8 @@ def run_python(code: str, *, stdin: str = "", timeout_s: float = 10, cpu_s: int 
                 open(root / "stderr", "wb") as ferr, open(root / "refused", "wb") as fref:
             cfg = {"work": str(work.resolve()), "main": MAIN, "cpu_s": int(cpu_s),
                    "memory_bytes": int(memory_mb) << 20, "fsize_bytes": int(max_output_bytes),
-                   "max_procs": int(max_procs), "refusal_fd": fref.fileno(), "site_dirs": _site_dirs()}
+                   "max_procs": int(max_procs), "refusal_fd": fref.fileno(), "site_dirs": _site_dirs(),
+                   "private": _private_dirs(), "readable": [*_readable_dirs(), *ETC_READABLE]}
             prefix = ["unshare", "-rn"] if use_netns else []
             cmd = [*prefix, sys.executable, "-S", "-P", "-B", "-c", _boot_source(), json.dumps(cfg)]
             t0 = time.monotonic()
@@ -126,6 +133,8 @@ def run_python(code: str, *, stdin: str = "", timeout_s: float = 10, cpu_s: int 
                 raise
             finally:
                 _kill_group(proc.pid)  # stragglers the code may have left in its group
+                if max_procs > 0:
+                    _kill_marked(f"HOME={work}".encode())  # and those that left it
             duration = time.monotonic() - t0
         stdout_b = (root / "stdout").read_bytes()[:max_output_bytes]
         out_full = len(stdout_b) >= max_output_bytes
@@ -167,6 +176,33 @@ def _kill_group(pid: int) -> None:
             pass
 
 
+def _kill_marked(marker: bytes) -> int:
+    """SIGKILL every process whose environment holds `marker` (this run's private HOME): children
+    that left the process group. Repeated until none is left (a fork may race the first sweep)."""
+    killed = 0
+    for _ in range(5):
+        found = 0
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+            except OSError:
+                continue
+            if marker in env:
+                found += 1
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        killed += found
+        if not found:
+            break
+        time.sleep(0.02)
+    return killed
+
+
 def _killed_reason(rc: int, timed_out: bool, stderr: str, refused: tuple[str, ...], duration: float,
                    cpu_s: int, out_full: bool) -> str | None:
     if timed_out:
@@ -195,6 +231,34 @@ def _site_dirs() -> tuple[str, ...]:
     child puts on sys.path so the same third-party packages import there (read-only to the code)."""
     return tuple(p for p in sys.path if p and os.path.basename(p) in ("site-packages", "dist-packages")
                  and os.path.isdir(p))
+
+
+# Files under /etc that the standard library opens from Python (mimetypes, platform, zoneinfo, ssl's
+# certificate paths, name resolution): readable in the sandbox; the rest of /etc is not.
+ETC_READABLE = ("/etc/mime.types", "/etc/httpd", "/etc/apache", "/etc/apache2", "/etc/os-release",
+                "/etc/localtime", "/etc/timezone", "/etc/zoneinfo", "/etc/ssl", "/etc/pki", "/etc/ca-certificates",
+                "/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/protocols", "/etc/services",
+                "/etc/matplotlibrc")
+
+
+def _private_dirs() -> list[str]:
+    """Where the code may not read: the caller's home, the ctxbench cache (benchmark data, answers), /root, /etc."""
+    from ctxbench.core.paths import cache_dir
+
+    out = ["/etc", "/root"]
+    for d in (os.path.expanduser("~"), str(cache_dir())):
+        r = os.path.realpath(d)
+        if r not in ("/", "") and r not in out:
+            out.append(r)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _readable_dirs() -> tuple[str, ...]:
+    """The interpreter's own trees (stdlib, venv, site-packages): readable even under a private place."""
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+            os.path.dirname(os.path.realpath(sys.executable)), *_site_dirs()}
+    return tuple(sorted(os.path.realpath(d) for d in dirs if d))
 
 
 @lru_cache(maxsize=1)
@@ -249,7 +313,7 @@ def _child_main(cfg: dict) -> None:
 
     work = cfg["work"]
     main_path = work + "/" + cfg["main"]
-    _install_guard(work, cfg["refusal_fd"], cfg["max_procs"] > 0)
+    _install_guard(work, cfg["refusal_fd"], cfg["max_procs"] > 0, cfg["private"], cfg["readable"])
 
     mod = types.ModuleType("__main__")
     mod.__file__ = main_path
@@ -271,7 +335,7 @@ def _child_main(cfg: dict) -> None:
         posix._exit(1)
 
 
-def _install_guard(work: str, refusal_fd: int, allow_procs: bool) -> None:
+def _install_guard(work: str, refusal_fd: int, allow_procs: bool, private=(), readable=()) -> None:
     """Install the audit hook. Its state lives only in this closure (heap walks are refused), and it
     calls only C functions captured here, so user code cannot monkeypatch its way around it."""
     import posix
@@ -298,6 +362,20 @@ def _install_guard(work: str, refusal_fd: int, allow_procs: bool) -> None:
              "os.removexattr": ((0,), None), "os.chflags": ((0,), None), "os.lchflags": ((0,), None),
              "shutil.rmtree": ((0,), 1), "shutil.move": ((1,), None), "shutil.unpack_archive": ((1,), None),
              "os.mkfifo": ((0,), 2), "os.mknod": ((0,), 2)}
+    private = tuple(private)
+    readable = tuple(readable)
+
+    def under(r, roots):
+        for d in roots:
+            if r == d or r.startswith(d + "/"):
+                return True
+        return False
+
+    def secret(p):
+        """Whether reading `p` (not inside the directory) would read a private place."""
+        r = resolve(fspath(p))
+        return under(r, private) and not under(r, readable)
+
     guarded_imports = frozenset({"ctypes", "_ctypes"} | (set() if allow_procs else {"_posixsubprocess"}))
 
     def refuse(event, detail, error=PermissionError):
@@ -372,6 +450,12 @@ def _install_guard(work: str, refusal_fd: int, allow_procs: bool) -> None:
                 isdir = False
             if isdir:
                 refuse("open", f"directory {path!r} outside the sandbox directory")
+            if secret(path):
+                refuse("open", f"read of {path!r}: a private place outside the sandbox directory")
+        elif event in ("os.listdir", "os.scandir"):
+            p = args[0] if args else None
+            if p is not None and not isinstance(p, int) and not inside(p) and secret(p):
+                refuse(event, f"listing of {p!r}: a private place outside the sandbox directory")
         elif event in net:
             refuse(event, args[:2] if isinstance(args, tuple) else args)
         elif event in procs:

@@ -5,7 +5,7 @@ arbitrary shell commands (grep, sed, python, pytest) in a repository checkout, a
 cannot see what `bash` does. The confinement has to come from the kernel, without root and without
 Docker (the paper used Apptainer, which a user may not have):
 
-- **namespaces** (`unshare -rmn`: user, mount and network): inside, the writable directories (the
+- **namespaces** (`unshare -rmnpf`: user, mount, network and PID): inside, the writable directories (the
   checkout and a scratch HOME) are bind-mounted onto themselves first, then every other mount except
   /proc and /sys is remounted read-only, so a command can read the toolchain (python, the repo's
   environment) but can write only where it is allowed; the network namespace is empty (no interfaces
@@ -13,7 +13,14 @@ Docker (the paper used Apptainer, which a user may not have):
 - **resource limits**, set by the bootstrap just before `exec bash`: address space, file size, no
   core dumps. The number of processes is not limited (a shell has to fork);
 - **environment**: only what the caller passes (HOME and TMPDIR inside the scratch directory);
-- **process group**: each command starts a new session and a timeout kills the whole group.
+- **process group and PID namespace**: each command starts a new session and a timeout kills the whole
+  group; the command runs as PID 1 of its own PID namespace, so when it ends (or is killed) the kernel kills
+  every process it left behind, even one that left the group (`setsid`, double fork, `nohup ... & disown`).
+  (Before the PID namespace, such a process kept the output pipe open and `run_shell` waited for it past its
+  timeout, while it went on writing into the checkout.)
+- **reads are not confined**: a command can read anything the user can, the home directory and /etc
+  included (the toolchain, e.g. a pyenv interpreter, often lives under the home directory; hiding it
+  would break the commands the agent exists to run). Put the job in a container to hide secrets.
 
 When user namespaces are disabled (some distributions and containers), `available()` says why, and
 the caller decides; the SWE agent then refuses unless running on the host was allowed explicitly.
@@ -108,7 +115,8 @@ def run_shell(command: str, cwd: str | os.PathLike, writable: Sequence[str | os.
     cfg = {"writable": [os.path.realpath(w) for w in writable], "cwd": os.path.realpath(cwd),
            "command": command, "env": dict(env), "mount": tools["mount"], "bash": tools["bash"],
            "memory_bytes": int(limits.memory_mb) << 20, "fsize_bytes": int(limits.max_file_mb) << 20}
-    argv = [tools["unshare"], "-rmn", sys.executable, "-I", "-S", "-c", _boot_source(), json.dumps(cfg)]
+    argv = [tools["unshare"], "-rmnpf", "--kill-child", "--mount-proc", sys.executable, "-I", "-S", "-c",
+            _boot_source(), json.dumps(cfg)]
     p = subprocess.Popen(argv, cwd=cfg["cwd"], env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -144,9 +152,9 @@ def available() -> tuple[bool, str]:
         except OSError as e:
             return False, str(e)
         if rc == 0 and out.strip() == "confined" and (inside / "ok").exists() and not (tmp / "outside").exists():
-            return True, "user+mount+network namespaces (unshare -rmn), read-only outside the checkout"
+            return True, "user+mount+network+PID namespaces (unshare -rmnpf), read-only outside the checkout"
         why = "timed out" if timed_out else (out.strip().splitlines() or [f"exit {rc}"])[-1]
-        return False, f"`unshare -rmn` confinement does not work here ({why[:300]})"
+        return False, f"`unshare -rmnpf` confinement does not work here ({why[:300]})"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
