@@ -248,7 +248,15 @@ def test_harness_scores_fixture_items_through_the_store(lmu, root, scoring):
     con = connect_readonly(root)
     parts = con.execute("select prompt_json from items where benchmark = 'MMStar' and item_id = '0'").fetchone()[0]
     assert '"type": "image"' in parts
+    # both verdicts are stored: official of record, semantic beside it (choice mode: semantic only)
+    rows = dict(con.execute("select benchmark, list(distinct verdict) from samples group by benchmark").fetchall())
+    sem = dict(con.execute("select benchmark, avg(semantic_score) from samples group by benchmark").fetchall())
     con.close()
+    if scoring == "choice":
+        assert rows["MMStar"] == ["semantic"]
+    else:
+        assert set(rows["MMStar"]) <= {"official", "official-rule"} and set(rows["MathVista_MINI"]) <= {"official", "official-rule"}
+        assert sem["MathVista_MINI"] == 1.0  # the list answer is right by meaning, wrong officially
 
 
 def test_unreadable_files_fail_clearly(tmp_path):
