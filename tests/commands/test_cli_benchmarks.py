@@ -29,7 +29,10 @@ def test_one_name_prints_the_full_note(monkeypatch):
     monkeypatch.delenv(SOURCE.env_var, raising=False)
     rc, out, _ = cli("benchmarks", "longbench-v2")
     assert rc == 0
-    assert out.startswith("longbench-v2 1 (long-horizon, official-file): MISSING\nnot configured: ")
+    from ctxbench.benchmarks import get_benchmark
+
+    version = get_benchmark("longbench-v2").version
+    assert out.startswith(f"longbench-v2 {version} (long-horizon, official-file): MISSING\nnot configured: ")
     assert f"{SOURCE.env_var}=PATH" in out and "Obtain it:" in out
 
 
