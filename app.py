@@ -89,8 +89,10 @@ def page_deltas(an) -> None:
     sub = d[d["arm_b"].isin(pick_arms) & d["benchmark"].isin(pick_b)]
     show_fig(figures.delta_figure(sub), "fig_deltas", "Nothing selected.")
     show_table(tables.deltas_table(sub), "tbl_deltas")
-    st.caption("Colour: Holm-corrected sign-flip permutation test across benchmarks (per arm). "
-               "Bars: 95% two-level (items x seeds) paired bootstrap interval.")
+    st.caption("Colour: variance-components t-test (new items and new seeds), Holm-corrected over every row of "
+               "the table (all arms x benchmarks). Bars: its 95% interval. MDE: the smallest true delta the "
+               "'significant' column detects with 80% power for this run's items, seeds and variance components "
+               "(≥: seed variance not estimated, one seed).")
     if an.probe_deltas is not None:
         st.subheader("Probe: held-out context-selection accuracy vs grpo")
         show_table(tables.deltas_table(an.probe_deltas), "tbl_probe_deltas")
@@ -284,6 +286,8 @@ def page_published(an) -> None:
         return
     for i, pub in enumerate(an.published):
         st.subheader(pub.name)
+        if tables.published_headline(pub):
+            st.markdown(f"**{tables.published_headline(pub)}**")
         show_fig(figures.published_figure(pub), f"fig_pub_{i}")
         head, dt = tables.published_tables(pub)
         show_table(head, f"tbl_pub_head_{i}")

@@ -16,8 +16,8 @@ from ctxbench.core.errors import CtxbenchError
 
 # Order here is the order in `ctxbench --help`.
 COMMANDS = (
-    "run_ablation", "eval", "rescore", "train", "pairs", "probe", "report", "validate", "ingest", "ls", "models",
-    "benchmarks", "import_table", "export", "swe_bench",
+    "run_ablation", "eval", "rescore", "train", "pairs", "probe", "report", "plan", "validate", "ingest", "ls",
+    "models", "benchmarks", "import_table", "export", "swe_bench",
 )
 
 

@@ -2,8 +2,9 @@
 
 The rows become runs of kind "import" tagged `ablation = NAME`, with their scores in `aggregates`
 (ctxbench.store.import_table), so `ctxbench report NAME` (or the report of an ablation named NAME)
-recomputes the table's per-benchmark deltas and its paper-style headline average. The headline is
-also printed here, right away, as a check against the number the paper states.
+recomputes the table's per-benchmark deltas and its paper-style headline average, one per family of the
+table (long-horizon and VQA are two headlines, as in the paper), comparing arms only on the cells both
+have. The headlines are also printed here, right away, as a check against the numbers the paper states.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ def add_parser(sub) -> None:
                     "tagged with the ablation NAME, so the report recomputes their per-benchmark deltas and the\n"
                     "paper-style headline (mean over benchmark columns per base model, then over base models).\n"
                     "Published numbers have no item rows, hence no intervals.",
-        epilog="CSV (header required; n_items optional):\n"
-               "  model,arm,benchmark,score,n_items\n"
-               "  Qwen3-8B,grpo,swe-bench-verified,38.2,500\n"
-               "  Qwen3-8B,contextrl,swe-bench-verified,41.0,500\n"
+        epilog="CSV (header required; n_items and family optional):\n"
+               "  model,arm,benchmark,score,n_items,family\n"
+               "  Qwen3-8B,grpo,swe-bench-verified,38.2,500,long-horizon\n"
+               "  Qwen3-8B,contextrl,swe-bench-verified,41.0,500,long-horizon\n"
+               "A table with several families (e.g. long-horizon and VQA) gets one headline each; without a\n"
+               "family column the models that share benchmarks form one family. Deltas vs grpo use only the\n"
+               "cells both arms have.\n"
                "Arms the report knows: base, grpo, da-sft, da-rl, contextrl (deltas are against grpo).\n"
                "Use --name with an ablation's name to show the table beside that ablation's own runs.")
-    p.add_argument("csv", metavar="CSV", help="the table: columns model, arm, benchmark, score[, n_items]")
+    p.add_argument("csv", metavar="CSV", help="the table: columns model, arm, benchmark, score[, n_items][, family]")
     p.add_argument("--name", help="ablation name the table is filed under (default: the file name without .csv)")
     p.add_argument("--replace", action="store_true",
                    help="replace an earlier, different import under the same name (rebuilds the database)")
@@ -34,25 +38,38 @@ def add_parser(sub) -> None:
 
 
 def headline_lines(res) -> list[str]:
-    """The paper-style average per arm (and vs grpo), from the parsed rows."""
-    from ctxbench.core.errors import DataError
+    """Per family of the table: the paper-style average per arm over the cells it has, and its delta vs
+    grpo on the cells both have (saying how many when that is not every cell)."""
     from ctxbench.report.data import arm_order
-    from ctxbench.stats.arms import paper_headline
+    from ctxbench.stats.published import families, matched, paper_headline
+    from trainers.arms import baseline
 
+    base = baseline()
     df = res.frame()
-    note = ""
-    try:
-        head = paper_headline(df)
-    except DataError as e:
-        head, note = paper_headline(df, skipna=True), f"  (note: {e}; averaged over the benchmarks present)"
-    models = [c for c in head.columns if c != "average"]
-    width = max(len(a) for a in head.index)
-    out = [f"paper-style headline (mean over benchmarks per model, then over {len(models)} model(s)):"]
-    for arm in arm_order(head.index):
-        avg = head.loc[arm, "average"]
-        delta = f"  ({avg - head.loc['grpo', 'average']:+.2f} vs grpo)" if "grpo" in head.index and arm != "grpo" else ""
-        out.append(f"  {arm:<{width}}  {avg:.2f}{delta}")
-    return out + ([note] if note else [])
+    fams = families(df)
+    out = []
+    for fam, sub in fams.items():
+        head = paper_headline(sub, skipna=True)
+        models = [c for c in head.columns if c not in ("average", "n_cells")]
+        title = f"family {fam}: " if len(fams) > 1 else ""
+        out.append(f"{title}paper-style headline (mean over benchmarks per model, then over {len(models)} model(s)):")
+        width = max(len(a) for a in head.index)
+        full = int(head["n_cells"].max())
+        for arm in arm_order(head.index):
+            avg, n = head.loc[arm, "average"], int(head.loc[arm, "n_cells"])
+            line = f"  {arm:<{width}}  {avg:.2f}"
+            if n < full:
+                line += f"  [{n} of {full} cells]"
+            if base in head.index and arm != base:
+                mt = matched(sub, arm, base)
+                if mt.n_cells:
+                    line += f"  ({mt.delta:+.2f} vs {base}" + ("" if mt.complete else f", on the {mt.n_cells} cells both have") + ")"
+                else:
+                    line += f"  (no cell shared with {base})"
+            out.append(line)
+    if len(fams) > 1 and not res.families:
+        out.append(f"  (no family column: split into {len(fams)} families by the models that share benchmarks)")
+    return out
 
 
 def run(args) -> int:

@@ -14,9 +14,9 @@ from trainers.arms import arm_names, get_arm
 
 BASE_COLOR = "#7f7f7f"  # the starting checkpoint; every objective's colour is declared in trainers/arms.py
 _EXTRA = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#d62728")
-SIG_COLORS = {"better": "#1a9850", "worse": "#d73027", "n.s.": "#9e9e9e"}
+SIG_COLORS = {"better": "#1a9850", "worse": "#d73027", "n.s.": "#9e9e9e", "not tested": "#c7c7c7"}
 SIG_NAMES = {"better": f"better than {BASELINE} (Holm p < 0.05)", "worse": f"worse than {BASELINE} (Holm p < 0.05)",
-             "n.s.": "not significant after Holm"}
+             "n.s.": "not significant after Holm", "not tested": "not tested: one seed (seed variance not estimated)"}
 
 
 def arm_color(arm: str) -> str:
@@ -41,9 +41,10 @@ def _layout(fig, title: str, height: int = 420):
     return fig
 
 
-def delta_figure(deltas, title: str = f"Per-benchmark delta vs {BASELINE} (95% bootstrap interval)"):
+def delta_figure(deltas, title: str = f"Per-benchmark delta vs {BASELINE} (95% interval, new items and seeds)"):
     """Forest plot: one row per (benchmark, arm), delta vs the baseline with its interval, coloured by the
-    Holm-corrected significance of the paired test."""
+    Holm-corrected significance of the variance-components test (over the whole table); the hover
+    gives the minimum detectable effect."""
     import plotly.graph_objects as go
 
     if deltas is None or len(deltas) == 0 or deltas["delta"].notna().sum() == 0:
@@ -53,15 +54,17 @@ def delta_figure(deltas, title: str = f"Per-benchmark delta vs {BASELINE} (95% b
     d = d.assign(_o=d["arm_b"].map(order)).sort_values(["benchmark", "_o"], ascending=[False, False])
     d["label"] = d["benchmark"] + " · " + d["arm_b"]
     fig = go.Figure()
-    for sig in ("better", "n.s.", "worse"):
+    mdes = d["mde"] if "mde" in d.columns else [float("nan")] * len(d)
+    d = d.assign(_mde=list(mdes))
+    for sig in ("better", "n.s.", "not tested", "worse"):
         s = d[d["significance"] == sig]
         if s.empty:
             continue
         hover = [f"{b} · {a}<br>delta {x:+.3f} [{lo:+.3f}, {hi:+.3f}]<br>{ma:.3f} ({BASELINE}) → {mb:.3f}"
-                 f"<br>p={p:.3g}, Holm p={ph:.3g}<br>items {n}"
-                 for b, a, x, lo, hi, ma, mb, p, ph, n in zip(s["benchmark"], s["arm_b"], s["delta"], s["delta_lo"],
-                                                              s["delta_hi"], s["mean_a"], s["mean_b"], s["p_value"],
-                                                              s["p_holm"], s["n_items"])]
+                 f"<br>p={p:.3g}, Holm p={ph:.3g}<br>MDE (80% power) {m:.3f}<br>items {n}"
+                 for b, a, x, lo, hi, ma, mb, p, ph, m, n in zip(s["benchmark"], s["arm_b"], s["delta"], s["delta_lo"],
+                                                                 s["delta_hi"], s["mean_a"], s["mean_b"], s["p_value"],
+                                                                 s["p_holm"], s["_mde"], s["n_items"])]
         fig.add_trace(go.Scatter(
             x=s["delta"], y=s["label"], mode="markers", name=SIG_NAMES[sig],
             marker={"color": SIG_COLORS[sig], "size": 10, "symbol": "diamond" if sig != "n.s." else "circle"},
@@ -164,7 +167,7 @@ def mechanism_figure(mech):
         s = f[f["arm"] == arm]
         fig.add_trace(go.Scatter(
             x=s["probe_acc"], y=s["task_score"], mode="markers+text", name=arm,
-            text=[f"s{int(x)}" for x in s["seed"]], textposition="top center",
+            text=[f"s{x}" for x in s["seed"]], textposition="top center",
             marker={"color": arm_color(arm), "size": 12, "line": {"color": "#222", "width": 1}},
             hovertemplate=f"{arm}<br>probe %{{x:.3f}}<br>task %{{y:.3f}}<extra></extra>"))
     if len(f) >= 2 and f["probe_acc"].std() > 0:
@@ -190,8 +193,10 @@ def published_figure(pub):
     if head is None or len(head) == 0:
         return None
     arms = list(head.index)
+    cells = head["n_cells"] if "n_cells" in head.columns else [None] * len(arms)
     fig = go.Figure(go.Bar(x=arms, y=head["average"], marker_color=[arm_color(a) for a in arms],
-                           text=[f"{v:.2f}" for v in head["average"]], textposition="outside"))
+                           text=[f"{v:.2f}" + (f" ({int(c)} cells)" if c is not None and c < max(cells) else "")
+                                 for v, c in zip(head["average"], cells)], textposition="outside"))
     fig.update_yaxes(title="mean over benchmarks, then over base models")
     return _layout(fig, f"Published table {pub.name}: paper-style headline average", height=360)
 

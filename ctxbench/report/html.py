@@ -12,12 +12,14 @@ import html
 from ctxbench.report import figures
 from ctxbench.report.analysis import Analysis
 from ctxbench.report.summary import (
+    METHOD_NOTE,
     SCORING_NOTE,
     attribution_table,
     curves_table,
     deltas_table,
     headline_table,
     mechanism_table,
+    published_headline,
     published_tables,
     scoring_table,
 )
@@ -65,8 +67,7 @@ def render_html(an: Analysis, meta: dict) -> str:
         f"<h1>ctxbench report: {e(an.name)}</h1>",
         (f'<p class="note">Store {e(str(meta.get("root", "?")))} · generated {e(str(meta.get("generated", "?")))}'
          f" · arms: {e(seeds or 'none')} · task benchmarks: {e(', '.join(an.benchmarks) or 'none')}</p>"),
-        ('<p class="note">Intervals: 95% two-level (items × seeds) paired bootstrap. p: sign-flip permutation test '
-         "on per-item differences, Holm-corrected across benchmarks.</p>"),
+        f'<p class="note">{e(METHOD_NOTE)}</p>',
         "<h2>Verdict</h2>",
         (f'<div class="verdict {e(v.label) if v else ""}"><b>{e(v.label) if v else ""}</b>: '
          f"{e(v.text) if v else ''}</div>"),
@@ -97,7 +98,10 @@ def render_html(an: Analysis, meta: dict) -> str:
             parts += [f"<h3>{e(pub.name)}</h3>",
                       ('<p class="note">Average = mean over benchmark columns per base model, then over base '
                        "models (the paper's way). Imported numbers have no item rows, hence no intervals.</p>"),
-                      fig(figures.published_figure(pub), f"fig-published-{i}"), html_table(head)]
+                      fig(figures.published_figure(pub), f"fig-published-{i}")]
+            if published_headline(pub):
+                parts.append(f"<p><b>{e(published_headline(pub))}</b></p>")
+            parts.append(html_table(head))
             if pub.attribution:
                 parts.append(f"<p>Paper-style attribution of the averages: {e('; '.join(pub.attribution))}</p>")
             if dt is not None:

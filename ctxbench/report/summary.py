@@ -7,7 +7,7 @@ is `(headers, rows)`; `md_table` renders it for Markdown, html.py for HTML.
 
 from __future__ import annotations
 
-from ctxbench.report.analysis import ALPHA, BASELINE, Analysis
+from ctxbench.report.analysis import ALPHA, BASELINE, METHOD, POWER, Analysis
 from ctxbench.report.data import arm_order
 from ctxbench.report.verdict import fmt_ci, isnan
 
@@ -60,33 +60,62 @@ def headline_table(an: Analysis):
     return headers, rows
 
 
+SIGNIFICANCE = {"better": "yes, better", "worse": "yes, worse", "n.s.": "no",
+                "not tested": "not tested (one seed)"}
+METHOD_NOTE = ("Intervals: 95% variance-components t intervals for the population of new items and new training "
+               "seeds (item x arm and seed-to-seed variance, Satterthwaite df); p: the same model's t-test, "
+               f"Holm-corrected over every row of its table (all arms x benchmarks). MDE: the smallest true "
+               f"delta the 'significant' column detects with {POWER:.0%} power for this run's items, seeds and "
+               f"variance components, at Holm's first step (alpha / rows: conservative). Seed sd: the seed-to-seed "
+               f"sd of each arm's mean. With one seed, seed variance is not estimated: the interval covers new "
+               f"items for those trained models only and the row is not tested.")
+
+
+def _mde(r) -> str:
+    v = _num(r.get("mde"))
+    if v == DASH:
+        return v
+    return v if bool(r.get("seeds_estimated")) else f"≥{v}"
+
+
+def _sd_pair(a, b) -> str:
+    return f"{_num(a)}/{_num(b)}"
+
+
 def deltas_table(deltas):
     if deltas is None or len(deltas) == 0:
         return None
     headers = ["benchmark", "arm", "items", "seeds (grpo/arm)", "grpo", "arm score", "delta [95% CI]", "p",
-               "Holm p", f"significant (Holm < {ALPHA})"]
+               "Holm p", f"significant (Holm < {ALPHA})", f"MDE ({POWER:.0%} power)", "seed sd (grpo/arm)", "note"]
     order = {a: i for i, a in enumerate(arm_order(deltas["arm_b"].unique()))}
     d = deltas.assign(_o=deltas["arm_b"].map(order)).sort_values(["benchmark", "_o"])
     rows = [[r["benchmark"], r["arm_b"], str(int(r["n_items"])), f"{r['n_seeds_a']}/{r['n_seeds_b']}",
              _num(r.get("mean_a")), _num(r.get("mean_b")), _ci(r.get("delta"), r.get("delta_lo"), r.get("delta_hi")),
              _p(r.get("p_value")), _p(r.get("p_holm")),
-             {"better": "yes, better", "worse": "yes, worse"}.get(r["significance"], "no")]
+             DASH if int(r["n_items"]) == 0 else SIGNIFICANCE.get(r.get("significance"), "no"), _mde(r),
+             _sd_pair(r.get("seed_sd_a"), r.get("seed_sd_b")), _note(r.get("note"))]
             for _, r in d.iterrows()]
     return headers, rows
+
+
+def _note(v) -> str:
+    return v if isinstance(v, str) else ""
 
 
 def attribution_table(attr):
     if attr is None or len(attr) == 0:
         return None
     headers = ["DA arm", "benchmark", "items", "total: contextrl − grpo [95% CI]", "data: da − grpo [95% CI]",
-               "objective: contextrl − da [95% CI]"]
+               "objective: contextrl − da [95% CI]", f"MDE objective ({POWER:.0%}, α={ALPHA})", "note"]
     rows = []
     for _, r in attr.iterrows():
         n = r["n_items"]
         rows.append([r["da_arm"], r["benchmark"], DASH if isnan(n) else str(int(n)),
                      _ci(r.get("total"), r.get("total_lo"), r.get("total_hi")),
                      _ci(r.get("data"), r.get("data_lo"), r.get("data_hi")),
-                     _ci(r.get("objective"), r.get("objective_lo"), r.get("objective_hi"))])
+                     _ci(r.get("objective"), r.get("objective_lo"), r.get("objective_hi")),
+                     _mde({"mde": r.get("objective_mde"), "seeds_estimated": r.get("seeds_estimated")}),
+                     _note(r.get("note"))])
     return headers, rows
 
 
@@ -94,7 +123,7 @@ def mechanism_table(mech):
     if mech is None:
         return None
     f = mech.frame
-    rows = [[r["arm"], str(int(r["seed"])), _num(r["probe_acc"]), _num(r["task_score"])]
+    rows = [[r["arm"], str(r["seed"]), _num(r["probe_acc"]), _num(r["task_score"])]
             for _, r in f.iterrows()]
     return ["arm", "seed", "probe accuracy", "end-task score"], rows
 
@@ -116,19 +145,37 @@ def curves_table(curves):
 
 
 def published_tables(pub):
-    """(headline table, deltas table) for one imported published table."""
+    """(headline table, deltas table) for one family of an imported published table."""
     h = pub.headline
-    models = [c for c in h.columns if c not in ("average", "delta_vs_grpo")]
-    headers = ["arm", *models, "paper-style average"] + (["Δ vs grpo"] if "delta_vs_grpo" in h.columns else [])
-    rows = [[arm, *[_num(h.loc[arm, m], 2) for m in models], _num(h.loc[arm, "average"], 2)]
-            + ([_num(h.loc[arm, "delta_vs_grpo"], 2, sign=True)] if "delta_vs_grpo" in h.columns else [])
-            for arm in h.index]
+    extra = ("average", "delta_vs_grpo", "n_cells", "matched_cells")
+    models = [c for c in h.columns if c not in extra]
+    has_delta = "delta_vs_grpo" in h.columns
+    headers = (["arm", *models, "paper-style average"] + ([f"Δ vs {BASELINE} (cells both have)"] if has_delta else [])
+               + ["cells"] + (["cells compared"] if has_delta else []))
+    rows = []
+    for arm in h.index:
+        row = [arm, *[_num(h.loc[arm, m], 2) for m in models], _num(h.loc[arm, "average"], 2)]
+        if has_delta:
+            row.append(_num(h.loc[arm, "delta_vs_grpo"], 2, sign=True))
+        row.append(str(int(h.loc[arm, "n_cells"])))
+        if has_delta:
+            mc = h.loc[arm, "matched_cells"]
+            row.append(DASH if isnan(mc) else str(int(mc)))
+        rows.append(row)
     dt = None
     if pub.deltas is not None and len(pub.deltas):
         dt = (["model", "benchmark", "arm", "score", "grpo", "delta"],
               [[r["model"], r["benchmark"], r["arm"], _num(r["score"], 2), _num(r["grpo"], 2),
                 _num(r["delta"], 2, sign=True)] for _, r in pub.deltas.iterrows()])
     return (headers, rows), dt
+
+
+def published_headline(pub) -> str:
+    """The family's headline sentence: method - baseline, the paper's way, on the cells both have."""
+    if isnan(pub.headline_delta):
+        return ""
+    return (f"Headline: {METHOD} − {BASELINE} = {pub.headline_delta:+.3f} (mean over benchmark columns per base model, "
+            f"then over base models).")
 
 
 def _cell(s: str) -> str:
@@ -169,13 +216,13 @@ def render_markdown(an: Analysis, meta: dict) -> str:
     out = [f"# ctxbench report: {an.name}", "",
            (f"Store `{meta.get('root', '?')}`, generated {meta.get('generated', '?')}. "
             f"Arms evaluated: {seeds or 'none'}. Task benchmarks: {', '.join(an.benchmarks) or 'none'}."),
-           ("Intervals are 95% two-level (items x seeds) paired bootstrap intervals; p-values are sign-flip "
-            "permutation tests on per-item differences, Holm-corrected across benchmarks."), "",
+           METHOD_NOTE, "",
            "## Verdict", "", f"**{v.label}**: {v.text}" if v else "_(none)_", ""]
     out += ["## Headline (task benchmarks)", "", md_table(headline_table(an))]
     out += ["## Attribution", "",
             ("total = contextrl − grpo = (da − grpo) data effect + (contextrl − da) objective effect; the three "
-             "come from the same resamples, so the point estimates add up exactly (interval endpoints need not)."),
+             "are contrasts of the same arm means on the same items, so the point estimates add up exactly "
+             "(interval endpoints need not); each interval is its own variance-components interval."),
             "", md_table(attribution_table(an.attribution))]
     out += ["## Per-benchmark deltas vs grpo", "", md_table(deltas_table(an.deltas))]
     if an.probe_deltas is not None:
@@ -198,8 +245,11 @@ def render_markdown(an: Analysis, meta: dict) -> str:
         for pub in an.published:
             head, dt = published_tables(pub)
             out += [f"### {pub.name}", "", ("Average = mean over benchmark columns per base model, then over "
-                                             "base models (the paper's way). No item rows: no intervals."),
-                    "", md_table(head)]
+                                             "base models (the paper's way); Δ on the cells both arms have. No item "
+                                             "rows: no intervals."), ""]
+            if published_headline(pub):
+                out += [f"**{published_headline(pub)}**", ""]
+            out += [md_table(head)]
             if pub.attribution:
                 out += ["Paper-style attribution of the averages: " + "; ".join(pub.attribution), ""]
             if dt is not None:

@@ -12,6 +12,9 @@ that includes zero is reported as such, never as a small effect. Per DA arm (sam
 
 Several DA arms: the verdict holds if every DA arm gives it, else "mixed" (each is listed).
 The averaged row over benchmarks (stats.MEAN_ROW) is used, or the single benchmark when only one.
+When an arm has one seed (`seeds_estimated` false), its intervals cover new items for these trained
+models only: the verdict is then "inconclusive" and says what the items alone would read, because a
+claim about an objective is a claim about new seeds.
 """
 
 from __future__ import annotations
@@ -62,7 +65,24 @@ def _summary_row(attr, da_arm: str):
     return None, ""
 
 
+ONE_SEED_MARK = "seed-to-seed variance is not estimated (an arm has one seed)"
+
+
+def _seeds_ok(row) -> bool:
+    v = row.get("seeds_estimated", True) if hasattr(row, "get") else True
+    return True if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
+
+
 def _one(row, da_arm: str, scope: str, grpo: str, method: str) -> tuple[str, str]:
+    label, text = _one_items(row, da_arm, scope, grpo, method)
+    if _seeds_ok(row):
+        return label, text
+    return "inconclusive", (f"against {da_arm}: {ONE_SEED_MARK}, so "
+                            f"nothing is claimed for a new seed; on these trained models and new items alone it would "
+                            f"read '{label}': {text.split(': ', 1)[-1]}")
+
+
+def _one_items(row, da_arm: str, scope: str, grpo: str, method: str) -> tuple[str, str]:
     t = side(row["total_lo"], row["total_hi"])
     d = side(row["data_lo"], row["data_hi"])
     o = side(row["objective_lo"], row["objective_hi"])
@@ -116,5 +136,8 @@ def verdict_from(attr, grpo: str = "grpo", method: str = "contextrl") -> Verdict
         return Verdict("unavailable", "No attribution row had items shared by all arms.")
     labels = set(per.values())
     label = labels.pop() if len(labels) == 1 else "mixed"
-    text = HEADLINES[label] + " " + " ".join(t[0].upper() + t[1:] for t in texts)
+    head = HEADLINES[label]
+    if label == "inconclusive" and all(ONE_SEED_MARK in t for t in texts):
+        head = "Nothing is attributed: with one seed per arm, seed-to-seed variance is not estimated."
+    text = head + " " + " ".join(t[0].upper() + t[1:] for t in texts)
     return Verdict(label, text, per)

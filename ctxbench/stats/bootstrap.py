@@ -1,101 +1,30 @@
-"""The two-level paired bootstrap behind every interval in ctxbench.stats.arms.
+"""Keyed bootstrap resampling, now used only for the interval of P(superiority).
 
-Why this design. Arms are compared on the same items, and each arm is trained with several seeds
-that each evaluate every item: items and seeds are *crossed* random factors. The bootstrap resamples
-both, independently (Owen's "pigeonhole" bootstrap for crossed designs, Ann. Appl. Stat. 2007):
-
-  for each resample r = 1..R:
-    1. items: draw N item indices with replacement from the N common items of the benchmark
-       (multinomial counts c_i, weight c_i / N); the SAME draw is used for every arm (paired by item);
-    2. seeds: for each arm, draw S_arm seed indices with replacement from that arm's seeds
-       (weights k_s / S_arm), independently per arm (seeds are not matched across arms);
-    3. arm mean  m_arm(r) = sum_i (c_i/N) * sum_s (k_s/S_arm) * X_arm[s, i]
-       where X_arm[s, i] is the item's score for that seed (mean over samples).
-  The interval is the percentile interval of the statistic over the R resamples.
+Why it is still here: P(B beats A on a random item) is a descriptive statistic of these items and
+these trained seeds, with no variance-components formula; its interval resamples both crossed
+factors (Owen's "pigeonhole" bootstrap, Ann. Appl. Stat. 2007): per resample the same multinomial
+item draw for every arm (paired by item) and an independent seed draw per arm. Every interval and
+test of a delta, attribution or headline comes from ctxbench.stats.variance instead: the audit of
+issue 14 (simulated 0/1 scores, item difficulty, seed variance) found this bootstrap 1.3-1.6x too
+wide when 0/1 cell noise dominates (both levels count it) and short of nominal when seeds dominate (0.89 at 3 seeds; the
+seed-level spread from S - 1 degrees of freedom is shrunk by (S - 1) / S), and blind to seed variance
+with one seed.
 
 Draws are keyed, not sequential: the item draw depends only on (seed, benchmark, the item ids) and an
-arm's seed draw only on (seed, arm, its seed ids). So every statistic computed on the same benchmark
-and arms (a delta, an attribution, a headline average) sees the same resamples: an attribution sums
-exactly per resample, and averages across benchmarks share each arm's seed draw (a seed's model is
-the same model on every benchmark). Results do not depend on the order anything is computed in.
-
-Calibration (simulated 0/1 items, logit = item difficulty + seed effect + arm effect, 200 runs
-each): 100 items x 4 seeds, seed sd 0.3: coverage 0.955-0.965; seed sd 0.1: 0.99 (conservative:
-when per-cell noise dominates, both levels count it, as McCullagh 2000 shows no resampling of a
-crossed design is exactly unbiased); seed sd 0.6 with 3-5 seeds: 0.92-0.935; 2 seeds: 0.885 (with
-few seeds the seed level's spread is underestimated by about (S-1)/S, as in any bootstrap; with one
-seed it is absent and the interval reflects items only). Train more seeds when seeds disagree.
+arm's seed draw only on (seed, arm, its seed ids), so results do not depend on the order anything is
+computed in.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import numpy as np
 
-from ctxbench.core.errors import CtxbenchError, DataError, did_you_mean
+from ctxbench.core.errors import CtxbenchError
+from ctxbench.stats.panel import Panel
 
-COLUMNS = ("arm", "seed", "benchmark", "item_id", "score")
 CHUNK = 256  # resamples generated at a time (bounds memory at CHUNK x items)
-
-
-def check_frame(df) -> None:
-    """The long frame every stats function takes: one row per (arm, seed, benchmark, item_id[, sample])."""
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(f"stats input lacks column(s) {missing}; expected a long frame with {list(COLUMNS)} "
-                        f"(e.g. ctxbench.store.queries.eval_sample_scores), got {list(df.columns)}")
-
-
-def check_arms(df, arms) -> None:
-    have = set(df["arm"].dropna().unique())
-    for a in arms:
-        if a not in have:
-            raise CtxbenchError(f"arm {a!r} is not in the data{did_you_mean(a, have)}")
-
-
-@dataclass(frozen=True)
-class Panel:
-    """Scores of several arms on one benchmark, restricted to the items every (arm, seed) scored.
-    X[arm] is seeds x items (mean over samples per cell); items are sorted ids."""
-
-    benchmark: str
-    items: np.ndarray
-    seeds: dict[str, np.ndarray]
-    X: dict[str, np.ndarray]
-    n_dropped: int  # items scored by some but not all (arm, seed) cells
-
-    @property
-    def n_items(self) -> int:
-        return len(self.items)
-
-
-def panel(df, benchmark: str, arms) -> Panel:
-    """Build the paired panel for one benchmark. NaN scores count as missing cells; several rows for
-    one (arm, seed, item) cell (samples) are averaged."""
-    sub = df[(df["benchmark"] == benchmark) & df["arm"].isin(list(arms)) & df["score"].notna()]
-    item_ids, item_code = np.unique(sub["item_id"].to_numpy().astype(str), return_inverse=True)
-    n = len(item_ids)
-    arm_col, seed_col = sub["arm"].to_numpy(), sub["seed"].to_numpy()
-    score = sub["score"].to_numpy(dtype=float)
-    mats, seeds = {}, {}
-    keep = np.ones(n, dtype=bool)
-    for arm in arms:
-        m = arm_col == arm
-        if not m.any():
-            raise CtxbenchError(f"{benchmark}: arm {arm!r} has no scores on this benchmark")
-        seed_ids, seed_code = np.unique(seed_col[m], return_inverse=True)
-        cell = seed_code * n + item_code[m]
-        size = len(seed_ids) * n
-        counts = np.bincount(cell, minlength=size).reshape(len(seed_ids), n)
-        sums = np.bincount(cell, weights=score[m], minlength=size).reshape(len(seed_ids), n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mats[arm] = sums / counts
-        seeds[arm] = seed_ids
-        keep &= (counts > 0).all(axis=0)
-    X = {a: x[:, keep] for a, x in mats.items()}
-    return Panel(benchmark, item_ids[keep].astype(object), seeds, X, int(n - keep.sum()))
 
 
 def _rng(seed: int, *key) -> np.random.Generator:
@@ -134,18 +63,6 @@ class Resampler:
 def arm_item_means(p: Panel, arm: str, rs: Resampler, chunk: int, size: int) -> np.ndarray:
     """Seed-averaged item scores of one arm under the chunk's seed resamples: size x items."""
     return rs.seed_weights(arm, p.seeds[arm], chunk, size) @ p.X[arm]
-
-
-def arm_mean_draws(p: Panel, arms, rs: Resampler) -> dict[str, np.ndarray]:
-    """Bootstrap draws (length n_boot) of each arm's mean score on the panel's items."""
-    out = {a: np.empty(rs.n_boot) for a in arms}
-    start = 0
-    for k, size in rs.chunks():
-        wi = rs.item_weights(p.benchmark, p.items, k, size)
-        for a in arms:
-            out[a][start:start + size] = np.einsum("rn,rn->r", arm_item_means(p, a, rs, k, size), wi)
-        start += size
-    return out
 
 
 def superiority_draws(p: Panel, arm_a: str, arm_b: str, rs: Resampler) -> np.ndarray:

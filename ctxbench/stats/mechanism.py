@@ -15,7 +15,7 @@ from statistics import NormalDist
 import numpy as np
 
 from ctxbench.core.errors import CtxbenchError, did_you_mean
-from ctxbench.stats.bootstrap import check_frame
+from ctxbench.stats.panel import normalise
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def mechanism_view(df, *, probe_benchmark: str, task_benchmarks=None, ci: float 
     """Per (arm, seed): the probe's mean score (held-out context-selection accuracy) and the mean
     end-task score (mean over task benchmarks of the item-mean score; only benchmarks every model
     was scored on count). Returns the frame and their correlation across models."""
-    check_frame(df)
+    df = normalise(df)
     benches = set(df["benchmark"].unique())
     if probe_benchmark not in benches:
         raise CtxbenchError(f"probe benchmark {probe_benchmark!r} not in the data{did_you_mean(probe_benchmark, benches)}")

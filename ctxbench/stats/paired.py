@@ -1,12 +1,14 @@
 """Paired tests and corrections: sign-flip permutation p-values, Holm, probability of superiority.
 
-Why these: arms are scored on the same items, so the natural null is "for each item, the difference
-between arms is as likely to be +d as -d" (a paired sign-flip permutation test on the per-item,
-seed-averaged differences). It assumes nothing about the score distribution (0/1 accuracy, partial
-credit). It treats the trained seeds as given: it asks whether these models differ on this item
-population, not whether a fresh seed would; the seed level is in the bootstrap interval instead.
-Several benchmarks are tested at once, so p-values are Holm-corrected (step-down, controls the
-family-wise error rate without independence assumptions).
+Why these: arms are scored on the same items, so "for each item, the difference between arms is as
+likely to be +d as -d" is a natural null for these trained models (a paired sign-flip permutation test
+on the per-item, seed-averaged differences; it assumes nothing about the score distribution). It holds
+the trained seeds fixed, so it does not answer whether a fresh seed would differ: a seed's luck shifts
+every item the same way and reads as signal. ctxbench therefore labels significance with the
+variance-components t-test (ctxbench.stats.variance) and keeps the sign-flip p-value only as
+`p_fixed_seeds`, "these models, new items". Several comparisons are tested at once, so p-values are
+Holm-corrected (step-down, controls the family-wise error rate without independence assumptions); the
+report runs Holm over every row of a table.
 """
 
 from __future__ import annotations

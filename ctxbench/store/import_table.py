@@ -8,15 +8,21 @@ way, so a reader can check the published headline and compare it with a reproduc
 
 CSV format (header required, one score per line):
 
-    model,arm,benchmark,score[,n_items]
-    Qwen3-8B,grpo,swe-bench-verified,38.2,500
+    model,arm,benchmark,score[,n_items][,family]
+    Qwen3-8B,grpo,swe-bench-verified,38.2,500,long-horizon
+
+`family` names the table a row belongs to when one file holds several (the paper's long-horizon and
+VQA tables are two headlines). Without it the report splits a file into the groups of models that
+share benchmarks (ctxbench.stats.published.families).
 
 Strict: an unknown or missing column, an empty field, a non-numeric or non-finite score, a bad
-n_items or a repeated (model, arm, benchmark) is a DataError naming `file:line`.
+n_items or a repeated (model, arm, benchmark) within a family is a DataError naming `file:line`;
+`family` is either given on every row or on none.
 
-Layout in the store: one run per (model, arm), `runs.ablation = NAME` (default: the file's stem),
-`runs.arm = arm`, `runs.name = NAME/model/arm`, `runs.config_hash` = the table's content hash; one
-`aggregates` row per score. Rows are written as shards (deterministic names, so a re-import replaces
+Layout in the store: one run per (family, model, arm), `runs.ablation = NAME` (default: the file's
+stem), `runs.arm = arm`, `runs.name = NAME/model/arm` (with a family: `NAME/family/model/arm`; a '/'
+inside a part is written ':'), `runs.config_json.family`, `runs.config_hash` = the table's content
+hash; one `aggregates` row per score. Rows are written as shards (deterministic names, so a re-import replaces
 the same files) and folded in by `ingest`, the only database writer. Re-importing the same content
 adds nothing; importing different content under a NAME that already holds an import is an error
 unless `replace=True`, which removes the old import's shards and rebuilds the database from shards
@@ -36,7 +42,7 @@ from ctxbench.core.errors import DataError, did_you_mean
 from ctxbench.core.hashing import file_sha256, stable_hash
 
 REQUIRED = ("model", "arm", "benchmark", "score")
-OPTIONAL = ("n_items",)
+OPTIONAL = ("n_items", "family")
 KIND = "import"
 
 
@@ -48,6 +54,7 @@ class PublishedScore:
     score: float
     n_items: int | None
     line: int
+    family: str | None = None
 
 
 @dataclass
@@ -55,7 +62,7 @@ class ImportResult:
     name: str
     path: Path
     rows: list[PublishedScore]
-    run_ids: dict[tuple[str, str], str]   # (model, arm) -> run id
+    run_ids: dict[tuple, str]             # (model, arm) or, with families, (family, model, arm) -> run id
     content_hash: str
     status: str                           # "imported", "unchanged" or "replaced"
     ingested: dict[str, int] | None = None
@@ -72,11 +79,15 @@ class ImportResult:
     def benchmarks(self) -> list[str]:
         return list(dict.fromkeys(r.benchmark for r in self.rows))
 
+    @property
+    def families(self) -> list[str]:
+        return list(dict.fromkeys(r.family for r in self.rows if r.family))
+
     def frame(self):
         import pandas as pd
 
         return pd.DataFrame([{"model": r.model, "arm": r.arm, "benchmark": r.benchmark, "score": r.score,
-                              "n_items": r.n_items} for r in self.rows])
+                              "n_items": r.n_items, "family": r.family or ""} for r in self.rows])
 
 
 # ------------------------------------------------------------------------------------------ parsing
@@ -103,7 +114,7 @@ def parse_table(path: str | Path) -> list[PublishedScore]:
     reader = csv.reader(text.splitlines(keepends=True))
     header: list[str] | None = None
     rows: list[PublishedScore] = []
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple, int] = {}
     for rec in reader:
         line = reader.line_num
         if not rec or all(not c.strip() for c in rec):
@@ -121,7 +132,7 @@ def parse_table(path: str | Path) -> list[PublishedScore]:
             missing = [c for c in REQUIRED if c not in header]
             if missing:
                 raise DataError(f"{path}:{line}: missing column(s) {', '.join(missing)}; the header must be "
-                                f"{','.join(REQUIRED)}[,n_items]")
+                                f"{','.join(REQUIRED)}[,n_items][,family]")
             continue
         where = f"{path}:{line}"
         if len(cells) != len(header):
@@ -137,14 +148,22 @@ def parse_table(path: str | Path) -> list[PublishedScore]:
             if n < 0 or n != int(n):
                 raise DataError(f"{where}: n_items {rec_d['n_items']!r} is not a non-negative whole number")
             n_items = int(n)
+        family = rec_d.get("family") or None
+        if "family" in header and family is None and rows and any(r.family for r in rows):
+            raise DataError(f"{where}: empty family (give every row a family, or none)")
+        if family is not None and rows and not any(r.family for r in rows):
+            raise DataError(f"{where}: family {family!r} on a table whose earlier rows have none "
+                            "(give every row a family, or none)")
         key = (rec_d["model"], rec_d["arm"], rec_d["benchmark"])
-        if key in seen:
-            raise DataError(f"{where}: model {key[0]!r}, arm {key[1]!r}, benchmark {key[2]!r} already has a "
-                            f"score on line {seen[key]}")
-        seen[key] = line
-        rows.append(PublishedScore(*key, score=score, n_items=n_items, line=line))
+        fkey = (family, *key)
+        if fkey in seen:
+            fam = f"family {family!r}, " if family else ""
+            raise DataError(f"{where}: {fam}model {key[0]!r}, arm {key[1]!r}, benchmark {key[2]!r} already has a "
+                            f"score on line {seen[fkey]}")
+        seen[fkey] = line
+        rows.append(PublishedScore(*key, score=score, n_items=n_items, line=line, family=family))
     if header is None:
-        raise DataError(f"{path}: empty file; expected a header {','.join(REQUIRED)}[,n_items]")
+        raise DataError(f"{path}: empty file; expected a header {','.join(REQUIRED)}[,n_items][,family]")
     if not rows:
         raise DataError(f"{path}: a header but no scores")
     return rows
@@ -164,13 +183,24 @@ def check_name(name: str) -> str:
     return name
 
 
-def run_id_for(name: str, model: str, arm: str) -> str:
-    """Stable per (table name, model, arm): a re-import replaces the same run's rows."""
-    return f"import-{name}-{stable_hash([name, model, arm], 12)}"
+def run_id_for(name: str, model: str, arm: str, family: str | None = None) -> str:
+    """Stable per (table name, [family,] model, arm): a re-import replaces the same run's rows."""
+    key = [name, model, arm] if family is None else [name, family, model, arm]
+    return f"import-{name}-{stable_hash(key, 12)}"
+
+
+def _run_key(r: PublishedScore) -> tuple:
+    return (r.model, r.arm) if r.family is None else (r.family, r.model, r.arm)
+
+
+def run_name(name: str, key: tuple) -> str:
+    """NAME/model/arm or NAME/family/model/arm, each part without '/' (the report splits on it)."""
+    return "/".join([name, *(str(k).replace("/", ":") for k in key)])
 
 
 def content_hash(rows: list[PublishedScore]) -> str:
-    return stable_hash(sorted((r.model, r.arm, r.benchmark, r.score, r.n_items) for r in rows))
+    return stable_hash(sorted((r.model, r.arm, r.benchmark, r.score, r.n_items) + ((r.family,) if r.family else ())
+                              for r in rows))
 
 
 def shard_name(name: str) -> str:
@@ -205,7 +235,7 @@ def import_table(path: str | Path, root, *, name: str | None = None, replace: bo
     name = check_name(name if name is not None else default_name(path))
     rows = parse_table(path)
     chash = content_hash(rows)
-    run_ids = {(r.model, r.arm): run_id_for(name, r.model, r.arm) for r in rows}
+    run_ids = {_run_key(r): run_id_for(name, r.model, r.arm, r.family) for r in rows}
     res = ImportResult(name, path, rows, run_ids, chash, "imported")
 
     old = existing_import(root, name)
@@ -231,11 +261,12 @@ def import_table(path: str | Path, root, *, name: str | None = None, replace: bo
               "columns": list(REQUIRED + OPTIONAL), "n_scores": len(rows)}
     versions = lib_versions_json()
     run_rows = [{
-        "run_id": rid, "kind": KIND, "created_at": now, "name": f"{name}/{model.replace('/', ':')}/{arm}",
-        "model": model, "ckpt_id": None, "arm": arm, "seed": None, "ablation": name, "config_hash": chash,
-        "config_json": config, "lib_versions": versions, "status": "complete",
-    } for (model, arm), rid in run_ids.items()]
-    agg_rows = [{"run_id": run_ids[(r.model, r.arm)], "model": r.model, "arm": r.arm, "benchmark": r.benchmark,
+        "run_id": rid, "kind": KIND, "created_at": now, "name": run_name(name, key),
+        "model": key[-2], "ckpt_id": None, "arm": key[-1], "seed": None, "ablation": name, "config_hash": chash,
+        "config_json": {**config, **({"family": key[0]} if len(key) == 3 else {})}, "lib_versions": versions,
+        "status": "complete",
+    } for key, rid in run_ids.items()]
+    agg_rows = [{"run_id": run_ids[_run_key(r)], "model": r.model, "arm": r.arm, "benchmark": r.benchmark,
                  "score": r.score, "n_items": r.n_items} for r in rows]
     write_shard(root, "runs", run_rows, name=shard_name(name))
     write_shard(root, "aggregates", agg_rows, name=shard_name(name))

@@ -90,8 +90,9 @@ def test_headline_matches_the_hand_computation(imported):
     assert d[("Qwen3-8B", "tau2", "contextrl")] == pytest.approx(7.0)
     assert d[("Qwen3-4B", "lcb", "da-rl")] == pytest.approx(3.0)
     # data effect (da-rl - grpo) + objective effect (contextrl - da-rl) = total, on the averages
-    assert pub.attribution == [(f"vs da-rl: total +4.50 = data {HAND['da-rl'] - 36:+.2f} "
-                               f"+ objective {40.5 - HAND['da-rl']:+.2f}")]
+    assert pub.attribution == [(f"vs da-rl: total +4.500 = data {HAND['da-rl'] - 36:+.3f} "
+                               f"+ objective {40.5 - HAND['da-rl']:+.3f} (on all 6 cells)")]
+    assert pub.headline_delta == pytest.approx(4.5)
 
 
 def test_report_shows_deltas_and_headline_without_intervals(imported):
@@ -197,3 +198,105 @@ def test_table_filed_under_an_ablation_sits_beside_its_runs(tmp_path):
     assert an.deltas is not None and set(an.deltas["arm_b"]) == {"contextrl"}  # its own item-level deltas
     (pub,) = an.published
     assert pub.name == "abl" and pub.headline.loc["contextrl", "average"] == pytest.approx(40.5)
+
+
+# ------------------------------------------------------------------ a table shaped like the paper's
+# Built from the paper's structure (its evaluation setup: five long-horizon benchmarks in six columns,
+# twelve VQA benchmarks): a long-horizon table (Qwen3-8B and Klear-AgentForge-8B x six columns, LongBench v2 twice) and a VQA table
+# (Qwen2.5-VL-7B and Qwen3-VL-8B x twelve benchmarks), both with base, grpo and contextrl; the DA arms
+# only on the two SWE-bench columns; PAPO only for Qwen2.5-VL-7B. The scores are made up so that the
+# paper's headlines come out: contextrl - grpo = +2.25 (per model +1.3 and +3.2) and +1.775 (per model
+# +1.9833 and +1.5667); on the SWE cells total +1.65 = data -0.175 + objective +1.825 (da-rl) and
+# data -12.725 + objective +14.375 (da-sft); papo - grpo = +0.73 on Qwen2.5-VL-7B.
+LONG = ["swe-bench-verified", "swe-bench-lite", "livecodebench-v6", "longbench-v2", "longbench-v2-long", "niah"]
+VQA = ["mathvista", "mathverse", "mathvision", "mmmu-pro", "mmmu", "vstar", "mmstar", "blink", "scienceqa-img",
+       "phyx", "olympiadbench-physics", "mme-realworld-lite"]
+PAPER = {
+    "Qwen3-8B": {"grpo": [40.0, 30.0, 25.0, 35.0, 30.0, 45.0], "contextrl": [1.2, 0.6, 2.0, 1.0, 1.5, 1.5],
+                 "da-rl": [-0.4, 0.2], "da-sft": [-12.0, -10.4], "base": [-6.0] * 6},
+    "Klear-AgentForge-8B": {"grpo": [48.0, 39.0, 20.0, 30.0, 24.0, 35.0], "contextrl": [3.0, 1.8, 4.0, 3.4, 3.5, 3.5],
+                            "da-rl": [0.1, -0.6], "da-sft": [-15.5, -13.0], "base": [-4.0] * 6},
+    "Qwen2.5-VL-7B": {"grpo": [71.0, 48.0, 28.0, 41.0, 55.0, 78.0, 65.0, 53.0, 83.0, 43.0, 23.0, 48.0],
+                      "contextrl": [2.5, 1.5, 2.0, 1.8, 2.2, 3.0, 1.6, 1.4, 2.6, 1.7, 1.5, 2.0],
+                      "papo": [1.0, 0.5, 0.7, 0.6, 0.9, 1.2, 0.5, 0.4, 1.0, 0.8, 0.5, 0.66], "base": [-3.0] * 12},
+    "Qwen3-VL-8B": {"grpo": [76.0, 61.0, 46.0, 56.0, 66.0, 81.0, 71.0, 61.0, 91.0, 51.0, 35.0, 55.1],
+                    "contextrl": [1.8, 1.2, 1.5, 1.4, 2.0, 2.1, 1.3, 1.0, 1.9, 1.6, 1.4, 1.6], "base": [-2.0] * 12},
+}
+
+
+def paper_csv(path, family_column: bool = False):
+    lines = ["model,arm,benchmark,score" + (",family" if family_column else "")]
+    for model, arms in PAPER.items():
+        benches = LONG if model in ("Qwen3-8B", "Klear-AgentForge-8B") else VQA
+        fam = ",long-horizon" if benches is LONG else ",vqa"
+        grpo = arms["grpo"]
+        for arm, vals in arms.items():
+            for b, g, v in zip(benches, grpo, vals):
+                score = v if arm == "grpo" else g + v  # every other arm is written as grpo + its offset
+                lines.append(f"{model},{arm},{b},{score:.4f}" + (fam if family_column else ""))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_paper_table_gives_the_two_family_headlines(tmp_path):
+    csv = paper_csv(tmp_path / "paper-tables.csv")
+    root = tmp_path / "runs"
+    rc, out, err = cli("--root", str(root), "import-table", str(csv))
+    assert rc == 0, err
+    assert "family Klear-AgentForge-8B + Qwen3-8B: paper-style headline" in out
+    assert "family Qwen2.5-VL-7B + Qwen3-VL-8B: paper-style headline" in out
+    assert "(+2.25 vs grpo)" in out and "(+1.77 vs grpo)" in out.replace("+1.78", "+1.77")
+    assert "da-rl      39.08  [4 of 12 cells]  (-0.17 vs grpo, on the 4 cells both have)" in out.replace("-0.18", "-0.17")
+    assert "split into 2 families by the models that share benchmarks" in out
+
+    an = load_analysis(root, "paper-tables", n_boot=20, n_perm=20)
+    pubs = {p.family: p for p in an.published}
+    long, vqa = pubs["Klear-AgentForge-8B + Qwen3-8B"], pubs["Qwen2.5-VL-7B + Qwen3-VL-8B"]
+    assert long.headline_delta == pytest.approx(2.25) and vqa.headline_delta == pytest.approx(1.775)
+    assert long.headline.loc["grpo", "average"] == pytest.approx(401 / 12)
+    assert long.headline.loc["contextrl", "average"] == pytest.approx(428 / 12)
+    assert long.headline.loc["grpo", "Qwen3-8B"] == pytest.approx(205 / 6)
+    assert vqa.headline.loc["grpo", "average"] == pytest.approx(1386.1 / 24)  # 57.754, as in the paper
+    assert vqa.headline.loc["contextrl", "average"] == pytest.approx(1428.7 / 24)  # 59.529
+    # arms compared on the cells both have: never the -18.9 of averaging different cell sets
+    h = long.headline
+    assert h.loc["da-rl", "delta_vs_grpo"] == pytest.approx(-0.175) and h.loc["da-rl", "matched_cells"] == 4
+    assert h.loc["da-sft", "delta_vs_grpo"] == pytest.approx(-12.725) and h.loc["da-sft", "n_cells"] == 4
+    assert sorted(long.attribution) == [
+        ("vs da-rl: total +1.650 = data -0.175 + objective +1.825 (on only the 4 cells grpo, da-rl and contextrl "
+         "all have (2 models))"),
+        ("vs da-sft: total +1.650 = data -12.725 + objective +14.375 (on only the 4 cells grpo, da-sft and "
+         "contextrl all have (2 models))")]
+    assert any("da-rl vs grpo on the 4 cells both have (of 12 grpo cells)" in n for n in long.notes)
+    assert vqa.headline.loc["papo", "delta_vs_grpo"] == pytest.approx(0.73)
+    assert any("papo has no scores for model Qwen3-VL-8B" in n for n in vqa.notes)
+    assert vqa.attribution == []  # no DA arm in the VQA table: nothing to attribute
+
+    out_dir = tmp_path / "report"
+    rc, _out, err = cli("--root", str(root), "report", "paper-tables", "--out", str(out_dir), "--n-boot", "20")
+    assert rc == 0, err
+    md = (out_dir / "summary.md").read_text()
+    assert "### paper-tables · Klear-AgentForge-8B + Qwen3-8B" in md and "### paper-tables · Qwen2.5-VL-7B + Qwen3-VL-8B" in md
+    assert "**Headline: contextrl − grpo = +2.250" in md and "**Headline: contextrl − grpo = +1.775" in md
+    assert "-18.9" not in md and "-31.5" not in md and "+21.19" not in md
+
+
+def test_family_column_is_kept_and_named_in_the_runs(tmp_path):
+    csv = paper_csv(tmp_path / "paper.csv", family_column=True)
+    root = tmp_path / "runs"
+    res = import_table(csv, root, name="paper")
+    assert res.families == ["long-horizon", "vqa"]
+    names = {r[0] for r in db_rows(root, "SELECT name FROM runs")}
+    assert "paper/long-horizon/Qwen3-8B/grpo" in names and "paper/vqa/Qwen3-VL-8B/contextrl" in names
+    an = load_analysis(root, "paper", n_boot=20, n_perm=20)
+    pubs = {p.family: p for p in an.published}
+    assert set(pubs) == {"long-horizon", "vqa"} and pubs["vqa"].name == "paper · vqa"
+    assert pubs["long-horizon"].headline_delta == pytest.approx(2.25)
+    assert any("split by its family column" in n for n in pubs["vqa"].notes)
+
+
+def test_family_given_on_some_rows_only_is_an_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("model,arm,benchmark,score,family\nm,grpo,b,1,x\nm,grpo,c,2,\n")
+    with pytest.raises(DataError, match=r"t.csv:3: empty family"):
+        parse_table(path)
