@@ -90,7 +90,7 @@ def test_ingest_prediction_file_scores_items_with_ctxbench_rules(lmu, root):
     con = connect_readonly(root)
     rows = con.execute("select item_id, extracted, correct, parse_ok, output from samples order by item_id").fetchall()
     assert rows == [("0", "A", True, True, "The answer is A."), ("1", "C", False, True, "(C) blue"),
-                    ("2", None, False, False, "Hard to say")]
+                    ("2", "Z", False, False, "Hard to say")]  # VLMEvalKit's 'Z' (no option inferred), of record
     assert con.execute("select count(*) from items where benchmark = 'MMStar'").fetchone()[0] == 3
     assert con.execute("select kind, status from runs").fetchall() == [("eval", "complete")]
     con.close()

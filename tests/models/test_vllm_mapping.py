@@ -52,8 +52,11 @@ def test_llm_kwargs_from_options():
     assert kw == {
         "model": "/ckpt", "tokenizer": "/ckpt", "dtype": "bfloat16", "tensor_parallel_size": 2,
         "gpu_memory_utilization": 0.5, "max_model_len": 4096, "enable_prefix_caching": True, "seed": 0,
-        "trust_remote_code": False,
+        "trust_remote_code": False, "enforce_eager": False,
     }
+    # the CPU build runs eagerly unless asked otherwise (its torch.compile warm-up outweighs a tiny model)
+    assert vllm_backend.llm_kwargs(RESOLVED, BackendOptions(), cpu=True)["enforce_eager"] is True
+    assert vllm_backend.llm_kwargs(RESOLVED, BackendOptions(enforce_eager=False), cpu=True)["enforce_eager"] is False
     assert vllm_backend.llm_kwargs(RESOLVED, BackendOptions(max_model_len=1024))["max_model_len"] == 1024
     assert vllm_backend.llm_kwargs(RESOLVED, BackendOptions(max_model_len=10**6))["max_model_len"] == 4096
 
