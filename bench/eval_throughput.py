@@ -13,7 +13,11 @@ its best of a small batch sweep. The arms alternate within each rep and the rati
 (the CPU is shared, so absolute numbers are noisy; compare the paired ratios). Agreement: identical
 generated text, and for mc the same chosen option with log-likelihoods within 1e-4.
 
-Usage: python bench/eval_throughput.py [--items 200] [--reps 5] [--ctx-batch 8] [--threads 2]
+With vLLM installed (the CPU build: .ci/vllm-lane's virtualenv), a third arm runs the same items through
+ctxbench's `vllm` backend (its engine in its own process, eager, fp32): how far ctxbench's own engine is
+from vLLM on this machine. Skip it with --no-vllm.
+
+Usage: python bench/eval_throughput.py [--items 200] [--reps 5] [--ctx-batch 8] [--threads 2] [--no-vllm]
 Prints progress to stderr and one JSON line to stdout.
 """
 
@@ -151,6 +155,7 @@ def main() -> None:
     ap.add_argument("--ctx-batch", type=int, default=8, help="ctxbench batch size")
     ap.add_argument("--lm-batches", default="4,8,16,32", help="lm-eval batch sizes swept for its best")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-vllm", action="store_true", help="leave out the vLLM arm even when vLLM is installed")
     args = ap.parse_args()
 
     import logging
@@ -171,6 +176,14 @@ def main() -> None:
         f"mc contexts ~{statistics.median(n_tok(r['context']) for r in mc)} tok")
     ours = HFBackend(model, load_model_and_tokenizer(resolved)[1], identity=resolved.identity,
                      max_context=resolved.max_context, batch_size=args.ctx_batch)
+    import importlib.util
+
+    vllm_be = None
+    if not args.no_vllm and importlib.util.find_spec("vllm") is not None:
+        from ctxbench.models.loader import load_backend
+
+        log("vllm installed: starting its engine for a third arm")
+        vllm_be = load_backend("tiny", backend="vllm", dtype="float32", kv_cache_gb=1)
     out = {"bench": "eval_throughput", "model": f"tiny ({resolved.identity})", "items": args.items,
            "reps": args.reps, "threads": args.threads, "ctx_batch": args.ctx_batch,
            "note": "shared CPU: medians over alternating reps; ratios paired per rep; *_cpu = process CPU time"}
@@ -191,6 +204,9 @@ def main() -> None:
                     "lmeval_b8": lambda: run_lmeval(lms[8], tm, task)}
             if best != 8:
                 arms["lmeval_best"] = lambda: run_lmeval(lms[best], tm, task)
+            if vllm_be is not None:
+                run_ctxbench(vllm_be, task, gen, mc)  # its warm-up
+                arms["vllm_cpu"] = lambda: run_ctxbench(vllm_be, task, gen, mc)
             wall = {k: [] for k in arms}
             cpu = {k: [] for k in arms}
             preds = {}
@@ -219,6 +235,9 @@ def main() -> None:
                 "agreement": {"vs_lmeval_b8": agreement(task, preds["ctxbench"], preds["lmeval_b8"]),
                               "vs_lmeval_best": agreement(task, preds["ctxbench"], preds[best_key])},
             }
+            if vllm_be is not None:  # > 1: vLLM is slower than ctxbench's own engine
+                out[key]["ratio_vllm_vs_ctxbench"] = med(paired(wall, "vllm_cpu"))
+                out[key]["agreement"]["vllm_vs_ctxbench"] = agreement(task, preds["vllm_cpu"], preds["ctxbench"])
             log(f"{task}: {json.dumps(out[key])}")
     print(json.dumps(out))
 
