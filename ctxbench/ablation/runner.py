@@ -219,15 +219,19 @@ def check_requirements(spec: AblationSpec) -> None:
 
 
 def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
-    """Statistics for one ablation from the store: per-benchmark deltas vs the baseline, attribution,
-    headline. Deterministic (seeded), so a resumed ablation prints identical numbers."""
+    """Statistics for one ablation from the store: per-benchmark deltas vs the baseline and vs the base
+    model, probe deltas, attribution, headline. Deterministic (seeded), so a resumed ablation prints
+    identical numbers."""
+    import pandas as pd
+
     from ctxbench.stats.arms import attribution, compare_arms, headline
-    from ctxbench.store.queries import eval_sample_scores
+    from ctxbench.store.queries import ablation_items, eval_sample_scores
     from ctxbench.store.read import connect_readonly
     from trainers.arms import baseline, data_augmentation, method
 
     con = connect_readonly(root)
     df = eval_sample_scores(con, ablation)
+    items = ablation_items(con, ablation)
     con.close()
     out: dict = {"samples": len(df)}
     if df.empty:
@@ -239,9 +243,16 @@ def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
     da = [a for a in data_augmentation() if a in set(task["arm"])]
     if {baseline(), method()} <= set(arms) and da:
         out["attribution"] = attribution(task, grpo=baseline(), contextrl=method(), da=da)
+    base = items[(items["arm"] == "base") & (items["benchmark"] != "probe")] if not items.empty else items
+    if not base.empty:  # did training change anything? each arm against the starting model (one model: no seed term)
+        both = pd.concat([task, base[list(task.columns)].assign(seed=0)], ignore_index=True)
+        out["vs_base"] = {a: compare_arms(both, "base", a, fixed=("base",)) for a in arms}
     probe = df[df["benchmark"] == "probe"]
     if not probe.empty:  # held-out context-selection accuracy per arm (mean over seeds), both A/B orders
         out["probe"] = probe.groupby("arm")["score"].mean().reindex(arms).dropna().round(4).to_dict()
+        if spec.baseline in set(probe["arm"]):  # what the auxiliary loss trains: each arm's probe vs the baseline
+            out["probe_deltas"] = {a: compare_arms(probe, spec.baseline, a) for a in arms
+                                   if a != spec.baseline and a in set(probe["arm"])}
     out["headline"] = headline(task, baseline=spec.baseline)  # task benchmarks, as the report; the probe is shown apart
     return out
 

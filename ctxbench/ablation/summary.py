@@ -22,6 +22,14 @@ def format_summary(res, spec, seconds: float) -> str:
     if t.get("probe"):
         lines += ["", "probe: held-out context-selection accuracy (both A/B orders; 0.5 = chance or pure position bias)"]
         lines += [f"  {arm:<12} {acc:.3f}" for arm, acc in t["probe"].items()]
+    for arm, df in t.get("probe_deltas", {}).items():
+        for _, r in df.iterrows():
+            lines.append(f"  {arm} - {spec.baseline}: {_ci(r['delta'], r['delta_lo'], r['delta_hi'])}")
+    if t.get("vs_base"):
+        lines += ["", "trained arm - base model (the warmed-up start) per benchmark, 95% CI"]
+        for arm, df in t["vs_base"].items():
+            for _, r in df.iterrows():
+                lines.append(f"  {arm:<12} {r['benchmark']:<12} {_ci(r['delta'], r['delta_lo'], r['delta_hi'])}")
     if "attribution" in t:
         lines += ["", "attribution: total (contextrl - grpo) = data (da - grpo) + objective (contextrl - da)"]
         for _, r in t["attribution"].iterrows():

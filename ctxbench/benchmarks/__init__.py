@@ -25,6 +25,7 @@ SUITES: dict[str, tuple[str, ...]] = {
 # checks that every module listed here registers at least one benchmark.
 _MODULES = (
     "embedded.niah", "embedded.trace_qa", "embedded.code_exec", "embedded.tool_trace", "embedded.long_mcq",
+    "embedded.note_lookup",  # the default ablation's short, learnable task
     "embedded.easyvqa", "embedded.chart_qa", "embedded.geometry_qa", "embedded.detail_vqa",
     "official.longbench_v2", "official.livecodebench", "official.swe_bench",  # official file formats (--data PATH)
     "official.vqa_mcq", "official.vqa_math", "official.vqa_science",  # the paper's twelve VQA TSVs ($LMUData)
