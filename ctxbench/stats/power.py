@@ -113,9 +113,14 @@ def items_needed(c: Components, seeds: int, effect: float, *, alpha: float = 0.0
         m = plan_mde(c, seeds, n, alpha=alpha, power=power, fixed=fixed)
         return not math.isnan(m) and m <= effect
 
-    if not ok(max_items):
+    return _smallest(ok, max_items)
+
+
+def _smallest(ok, top: int) -> int | None:
+    """The smallest n in [2, top] with ok(n), for a monotone ok (bisection); None when ok(top) fails."""
+    if not ok(top):
         return None
-    lo, hi = 2, max_items
+    lo, hi = 2, top
     if ok(lo):
         return lo
     while hi - lo > 1:
@@ -138,12 +143,4 @@ def seeds_needed(c: Components, effect: float, *, alpha: float = 0.05, power: fl
         m = mde_floor(c, s, alpha=alpha, power=power, fixed=fixed)
         return not math.isnan(m) and m <= effect
 
-    if not ok(max_seeds):
-        return None
-    lo, hi = 2, max_seeds
-    if ok(lo):
-        return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-    return hi
+    return _smallest(ok, max_seeds)
