@@ -120,6 +120,7 @@ class LoadContext:
     max_context_tokens: int = 2048
     count_tokens: Callable[[str], int] = field(default=lambda s: max(1, len(s) // 4), compare=False)
     data_path: str | None = None  # official-file benchmarks: where the user's copy lives
+    progress: bool = field(default=True, compare=False)  # a long load may draw a bar (off under --quiet)
 
 
 @dataclass(frozen=True)

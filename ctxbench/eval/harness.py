@@ -112,11 +112,11 @@ def configured_benchmarks(cfg: EvalConfig) -> list[Benchmark]:
     return benches
 
 
-def load_bench_items(bench: Benchmark, cfg: EvalConfig, side) -> list[Item]:
+def load_bench_items(bench: Benchmark, cfg: EvalConfig, side, progress: bool = True) -> list[Item]:
     """`bench`'s items as an eval selects them, fitted to `side`'s window and tokenizer (a backend, or
     any object with max_context_tokens and count_tokens); an empty selection is an error."""
     ctx = LoadContext(max_context_tokens=side.max_context_tokens, count_tokens=side.count_tokens,
-                      data_path=cfg.data.get(bench.name))
+                      data_path=cfg.data.get(bench.name), progress=progress)
     items = load_items(bench, cfg, ctx)
     if not items:
         raise CtxbenchError(f"benchmark {bench.name!r} produced no items (split={cfg.split})")
@@ -157,7 +157,7 @@ def run_eval(cfg: EvalConfig, root: Path, backend=None, progress: bool = True, i
     done = set(read_keys(root, "samples", run_id))
     results = []
     for bench in benches:
-        items = load_bench_items(bench, cfg, backend)
+        items = load_bench_items(bench, cfg, backend, progress)
         write_shard(root, "items", [bench_item_row(bench, it) for it in items],
                     name=f"{run_id}-items-{bench.name}-{stable_hash([it.item_id for it in items], 8)}")
         results.append(_eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, done, progress))

@@ -179,7 +179,8 @@ class Niah(Benchmark):
         cells = self.cells(lengths, depths, limit)
         stacks: dict[int, str] = {}
         items = []
-        for L, D, k in tqdm(cells, desc="niah", unit="item", disable=len(cells) < 50, leave=False):
+        for L, D, k in tqdm(cells, desc="niah", unit="item", leave=False,
+                            disable=len(cells) < 50 or not ctx.progress):
             city, number = self._needle(L, D, k)
             needle = NEEDLE.format(city=city, number=number)
             if L not in stacks:

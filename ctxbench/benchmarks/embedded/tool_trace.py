@@ -256,7 +256,8 @@ class ToolTrace(Benchmark):
         budget = ctx.max_context_tokens - self.gen.max_new_tokens - 8
         items, self.skipped = [], []
         tasks = [(d, t) for d in self.domains for t in load_tasks(d) if gold_actions(t)]
-        for domain, task in tqdm(tasks, desc="tool-trace", unit="task", leave=False, disable=len(tasks) < 50):
+        for domain, task in tqdm(tasks, desc="tool-trace", unit="task", leave=False,
+                                 disable=len(tasks) < 50 or not ctx.progress):
             tid = str(task["id"])
             steps = replay(domain, task)
             for j, (i, q) in enumerate(self.pick(domain, tid, steps)):
