@@ -185,8 +185,8 @@ class LongMcq(Benchmark):
 
         keys = [(L, k) for L in self.lengths(ctx) for k in range(self.items_per_length)]
         keys = spread_subset(keys, limit)  # type: ignore[arg-type]
-        return [self._item(ctx, L, k) for L, k in tqdm(keys, desc="long-mcq", unit="item",
-                                                       disable=len(keys) < 50 or not ctx.progress, leave=False)]
+        quiet = len(keys) < 50 or not ctx.progress
+        return [self._item(ctx, L, k) for L, k in tqdm(keys, desc="long-mcq", unit="item", disable=quiet, leave=False)]
 
     # ------------------------------------------------------------------------------------ scoring
 

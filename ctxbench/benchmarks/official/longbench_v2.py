@@ -150,7 +150,8 @@ class LongBenchV2(Benchmark):
             raise DataError(f"{self.name}: the model window ({ctx.max_context_tokens} tokens) leaves {budget} "
                             f"tokens for the prompt after {self.gen.max_new_tokens} generated tokens")
         items = []
-        for r in tqdm(rows, desc=f"{self.name}: prompts", unit="item", disable=len(rows) < 50 or not ctx.progress):
+        quiet = len(rows) < 50 or not ctx.progress
+        for r in tqdm(rows, desc=f"{self.name}: prompts", unit="item", disable=quiet):
             prompt, truncated = middle_truncate(render(r, self.style), budget, ctx.count_tokens)
             items.append(Item(
                 item_id=str(r["_id"]), prompt=(text(prompt),), answer=r["answer"], choices=LABELS,
