@@ -54,7 +54,6 @@ from ctxbench.benchmarks.scoring.vqa_mathnorm import (
     to_number,
 )
 from ctxbench.benchmarks.scoring.vqa_scoring import (
-    JudgeRequest,
     JudgeVerdict,
     active_judge,
     boxed_contents,
@@ -116,14 +115,9 @@ def letter_options(found: dict[str, str], gold: str, blank: str) -> dict[str, st
 
 def ask_judge(bench, item: Item, completion: str | None) -> JudgeVerdict | None:
     """The judge hook's verdict when a judge is configured (official mode asks it where VLMEvalKit asks
-    GPT), else None."""
+    GPT), else None. The request is the benchmark's own `judge_request`, as in semantic mode."""
     judge = active_judge()
-    if judge is None:
-        return None
-    return judge(JudgeRequest(
-        benchmark=bench.name, item_id=item.item_id, question=item.prompt_text(), prediction=completion or "",
-        answer=item.answer, choices=dict(item.meta.get("options") or {}), meta=dict(item.meta),
-    ))
+    return None if judge is None else judge(bench.judge_request(item, completion))
 
 
 def standin_letter(item: Item, completion: str | None) -> str:

@@ -16,11 +16,8 @@ succeeds, no judge is asked. Otherwise GPT extracts an answer. Either way `post_
 that answer. MathVerse always has GPT extract the answer; exact string equality with the gold answer
 settles it, else a second GPT call judges consistency.
 
-`can_infer_option` (0.0.20): a refusal phrase -> 'Z'. Replace the characters .()[],:;!*#{} by spaces
-and split. Exactly one option letter among the tokens, whose *first* occurrence is among the last
-four tokens -> that letter (the position rule). No letter but a 'Z' token -> 'Z'. Else nothing.
-`can_infer_text`: exactly one option text in the lower-cased reply, and the reply is at most twice
-as long as all option texts together.
+`can_infer` (option letter with its last-tokens position rule, then option text) is the one in
+ctxbench.benchmarks.scoring.vlmeval_mcq: MCQ and math datasets run the same matching_util code.
 
 MathVista `post_check` bugs reproduced: a free-form answer is compared with `int()` or `float()`
 *exactly* (no rounding to `precision`: "1.5" is wrong for 1.45 and right for 1.50). For any other
@@ -42,47 +39,7 @@ import operator
 import re
 from collections.abc import Mapping
 
-FAIL_MSG = "Failed to obtain answer via API"
-REFUSALS = ("Sorry, I can't help with images of people yet.", "I can't process this file.",
-            "I'm sorry, but without the image provided", "Cannot determine the answer")
-_PUNCT = str.maketrans({c: " " for c in ".()[],:;!*#{}"})
-
-
-# ----------------------------------------------------------------------------------------------- can_infer
-
-
-def can_infer_option(answer: str, letters) -> str | None:
-    """matching_util.can_infer_option (0.0.20): a letter, 'Z', or None (the official False)."""
-    if FAIL_MSG in answer:
-        return None
-    if any(r in answer for r in REFUSALS):
-        return "Z"
-    splits = answer.translate(_PUNCT).split()
-    letters = list(letters)
-    count = sum(1 for c in letters if c in splits)
-    if count == 1:
-        for c in letters:
-            if c in splits and splits.index(c) > len(splits) - 5:
-                return c
-        return None
-    if count == 0 and "Z" in splits:
-        return "Z"
-    return None
-
-
-def can_infer_text(answer: str, choices: Mapping[str, object]) -> str | None:
-    """matching_util.can_infer_text: exactly one option text inside a not-too-long reply."""
-    a = answer.lower()
-    if len(a) > 2 * sum(len(str(v)) for v in choices.values()):
-        return None
-    hits = [k for k, v in choices.items() if str(v).lower() in a]
-    return hits[0] if len(hits) == 1 else None
-
-
-def can_infer(answer, choices: Mapping[str, object]) -> str | None:
-    answer = str(answer)
-    return can_infer_option(answer, choices) or can_infer_text(answer, choices)
-
+from ctxbench.benchmarks.scoring.vlmeval_mcq import can_infer
 
 # ----------------------------------------------------------------------------------------------- MathVista
 
@@ -393,5 +350,5 @@ def mathverse_exact(answer: str, extract) -> bool:
     return str(extract).strip() == str(answer).strip()
 
 
-__all__ = ["can_infer", "can_infer_option", "can_infer_text", "latex_value", "mathv_is_equal",
+__all__ = ["latex_value", "mathv_is_equal",
            "mathv_post_check", "mathverse_exact", "mathvista_post_check", "py_value"]

@@ -83,8 +83,10 @@ def can_infer_text(answer: str, choices: Mapping[str, str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def can_infer(answer: str, choices: Mapping[str, str]) -> str | None:
-    """matching_util.can_infer: the option rule, and only when it gives nothing the option-text rule."""
+def can_infer(answer, choices: Mapping[str, object]) -> str | None:
+    """matching_util.can_infer: the option rule, and only when it gives nothing the option-text rule
+    (`str(answer)` first, as the official code does with whatever the prediction cell holds)."""
+    answer = str(answer)
     return can_infer_option(answer, list(choices)) or can_infer_text(answer, choices)
 
 
