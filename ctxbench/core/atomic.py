@@ -9,10 +9,16 @@ writing the same target never write into each other's file; the last rename wins
 
 Temporary names start with '.' and contain '.tmp', which is what `is_temp` recognises, so every
 directory scanner in the project (shard listing, stale-file cleanup) skips them.
+
+A write that runs out of space (ENOSPC, a quota, a file-size limit) raises `DiskFullError`, one line
+naming the file and saying it was left as it was: the temporary file is deleted and nothing is renamed.
+`disk_full_guard` gives writers that do not go through `atomic_file` (DuckDB, `save_pretrained`,
+`torch.save`) the same message (tests/faults/test_disk_full.py fills a real small filesystem).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -20,6 +26,55 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from ctxbench.core.errors import CtxbenchError
+
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+# How writers written in other languages report it (safetensors' Rust io::Error, DuckDB's IOException)
+NO_SPACE_TEXT = ("no space left on device", "disk quota exceeded", "file too large", "os error 28", "os error 27")
+LOW_SPACE_BYTES = 1 << 20  # torch.save's C++ writer only says "unexpected pos": recognised by free space
+
+
+class DiskFullError(CtxbenchError):
+    """A write ran out of space (or into a quota or file-size limit); the target was left as it was."""
+
+
+def out_of_space(err: BaseException, folder: str | os.PathLike) -> bool:
+    """Whether `err`, raised while writing into `folder`, means the device (or a limit) is full."""
+    if isinstance(err, OSError) and err.errno in NO_SPACE_ERRNOS:
+        return True
+    if any(t in str(err).lower() for t in NO_SPACE_TEXT):
+        return True
+    if isinstance(err, CtxbenchError) or not isinstance(err, OSError | RuntimeError):
+        return False  # a bad value, not a failed write: never blamed on the disk
+    import resource
+
+    if resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY:
+        return True  # a failed write under a file-size limit (`ulimit -f`)
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < LOW_SPACE_BYTES
+
+
+@contextmanager
+def disk_full_guard(target: str | os.PathLike, what: str = "") -> Iterator[None]:
+    """Re-raise a failed write into `target` that ran out of space as DiskFullError (other errors pass).
+    The caller is responsible for having left `target` as it was (write aside, rename last)."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except Exception as e:
+        target = Path(target)
+        folder = next((p for p in (target.parent, *target.parents) if p.exists()), Path("."))
+        if not out_of_space(e, folder):
+            raise
+        first = (str(e).splitlines() or [type(e).__name__])[0][:200]
+        raise DiskFullError(f"no space left to write {what or target} ({first}); nothing was published: "
+                            f"{target.name} is unchanged. Free space on {folder} (`df -h {folder}`) and "
+                            f"re-run: finished work is kept") from e
 
 
 def temp_path(path: str | os.PathLike) -> Path:
@@ -51,16 +106,18 @@ def fsync_dir(path: str | os.PathLike) -> None:
 @contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
     """Open a temporary sibling of `path` for writing; on a clean exit flush, fsync, rename it onto
-    `path` and fsync the folder; on an exception delete it and leave `path` as it was."""
+    `path` and fsync the folder; on an exception delete it and leave `path` as it was (out of space:
+    DiskFullError)."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(final)
     try:
-        with open(tmp, mode, encoding=encoding) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        with disk_full_guard(final):
+            with open(tmp, mode, encoding=encoding) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

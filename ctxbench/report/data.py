@@ -73,37 +73,67 @@ def resolve_name(con, name: str | None) -> str:
     return name
 
 
+def _group_ids(frame, cols):
+    """One integer per row, equal exactly for rows that agree on `cols` (missing values agree with each
+    other). Why: at a million rows, pandas' drop_duplicates / isin / groupby over string columns turn
+    every string into a Python object first; factorizing column by column stays in C."""
+    import numpy as np
+    import pandas as pd
+
+    gid = np.zeros(len(frame), dtype=np.int64)
+    for c in cols:
+        codes, uniques = pd.factorize(frame[c], use_na_sentinel=True)
+        gid = pd.factorize(gid * (len(uniques) + 1) + (codes + 1))[0].astype(np.int64)
+    return gid
+
+
 def latest_run_per_cell(items, runs):
     """Keep, per (arm, seed, benchmark), the items of the newest run only: a re-evaluation replaces
     an older one instead of being averaged with it."""
+    import numpy as np
+
     if items.empty:
         return items, []
     created = runs.set_index("run_id")["created_at"]
-    cells = items[["run_id", "arm", "seed", "benchmark"]].drop_duplicates()
+    _, first = np.unique(_group_ids(items, ["run_id", "arm", "seed", "benchmark"]), return_index=True)
+    cells = items.iloc[first][["run_id", "arm", "seed", "benchmark"]].assign(row=first)
     cells = cells.assign(created_at=cells["run_id"].map(created))
     cells = cells.sort_values(["created_at", "run_id"], na_position="first")
     keep = cells.drop_duplicates(["arm", "seed", "benchmark"], keep="last")
     dropped = len(cells) - len(keep)
-    notes = [f"{dropped} older eval run(s) superseded by a newer run of the same arm/seed/benchmark"] if dropped else []
-    key = keep.set_index(["run_id", "benchmark"]).index
-    return items[items.set_index(["run_id", "benchmark"]).index.isin(key)].reset_index(drop=True), notes
+    if not dropped:  # every row's cell is kept (the usual case)
+        return items.reset_index(drop=True), []
+    notes = [f"{dropped} older eval run(s) superseded by a newer run of the same arm/seed/benchmark"]
+    run_bench = _group_ids(items, ["run_id", "benchmark"])  # a row stays when its (run, benchmark) is kept
+    mask = np.isin(run_bench, run_bench[keep["row"].to_numpy()])
+    return items[mask].reset_index(drop=True), notes
 
 
 def _one_version(items):
-    """Restrict each benchmark to one version (the one with most rows); say so when others existed."""
+    """Restrict each benchmark to one version (the one with most rows); say so when others existed.
+    Rows come out grouped by benchmark (sorted), in their order within a benchmark."""
+    import numpy as np
+    import pandas as pd
+
     notes = []
     if items.empty:
         return items, notes
-    keep = []
-    for bench, sub in items.groupby("benchmark", sort=True):
-        counts = sub["benchmark_version"].value_counts()
-        if len(counts) > 1:
-            notes.append(f"{bench}: runs scored on versions {sorted(counts.index)}; only version "
-                         f"{counts.index[0]} is compared")
-        keep.append(sub[sub["benchmark_version"] == counts.index[0]])
-    import pandas as pd
-
-    return pd.concat(keep, ignore_index=True), notes
+    bench, benches = pd.factorize(items["benchmark"], sort=True)
+    ver, versions = pd.factorize(items["benchmark_version"], use_na_sentinel=False)
+    drop = bench < 0  # no benchmark: never compared (groupby left such rows out before)
+    per_bench = np.bincount((bench * len(versions) + ver)[~drop], minlength=len(benches) * len(versions))
+    for b, name in enumerate(benches):
+        if np.count_nonzero(per_bench[b * len(versions):(b + 1) * len(versions)]) < 2:
+            continue
+        rows = bench == b
+        counts = items["benchmark_version"][rows].value_counts()
+        notes.append(f"{name}: runs scored on versions {sorted(counts.index)}; only version "
+                     f"{counts.index[0]} is compared")
+        drop |= rows & (items["benchmark_version"] != counts.index[0]).to_numpy()
+    out, bench = (items[~drop], bench[~drop]) if drop.any() else (items, bench)
+    if not np.all(bench[1:] >= bench[:-1]):  # not grouped by benchmark yet: a stable sort keeps row order
+        out = out.iloc[np.argsort(bench, kind="stable")]
+    return out.reset_index(drop=True), notes
 
 
 def load_ablation(con, name: str) -> AblationData:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ctxbench.store.schema import TABLES
 
-VOLATILE = {"ingested_at", "created_at"}  # wall-clock columns: differ between any two runs
+VOLATILE = {"ingested_at", "created_at", "latency_s"}  # wall-clock columns: differ between any two runs
 CLI = "import sys; from ctxbench.cli import main; sys.exit(main(sys.argv[1:]))"
 REPO = Path(__file__).parents[2]
 

@@ -1,6 +1,6 @@
 """Negative controls of the fault suite itself: its checks fail against a deliberately broken variant
-(a sandbox with its guard, limits and namespace turned off; a store dump with a duplicate), and its
-ledger adds up and prints."""
+(a sandbox with its guard, limits and namespace turned off; a store dump with a duplicate; a shard writer
+that writes in place on a full disk), and its ledger adds up and prints."""
 
 from __future__ import annotations
 
@@ -11,11 +11,26 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import Faults, external_kill_points, summary_line
+
 from sandbox_checks import Listener, assert_contained
 from test_sandbox_abuse import run_abuse
 
 from ctxbench.envs import sandbox as sb
+
+
+def _ledger_module():
+    """This folder's conftest, loaded by path: `import conftest` finds whichever conftest pytest loaded
+    last when the suite runs beside other test folders (tests/trainers has one)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("faults_ledger", Path(__file__).with_name("conftest.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_ledger = _ledger_module()
+Faults, external_kill_points, summary_line = _ledger.Faults, _ledger.external_kill_points, _ledger.summary_line
 
 
 @pytest.fixture
@@ -65,6 +80,15 @@ def test_the_dump_check_catches_a_duplicate(tmp_path):
     con.close()
     with pytest.raises(AssertionError, match="duplicate"):
         dump(root)
+
+
+def test_the_disk_full_check_fails_on_an_in_place_writer(tmp_path):
+    """A shard writer that writes in place (no temporary file, no rename) on a full disk: the old shard is
+    destroyed and the error is a raw one, so the disk-full test's checks fail."""
+    from test_disk_full import run_child
+
+    out = run_child(tmp_path, "shard-replace", "fsize", broken=True)
+    assert not out["intact"] and out["error"] != "DiskFullError", out
 
 
 def test_ledger_counts_and_summary():

@@ -218,3 +218,68 @@ def test_foreign_writer_wal_triggers_rebuild(root, capsys):
     assert "rebuilding from shards" in capsys.readouterr().err
     assert not wal.exists() and list(root.glob("ctxbench.duckdb.wal.stale-*"))
     assert connect_readonly(root).execute("SELECT count(*) FROM samples").fetchall() == [(3,)]
+
+
+def _mixed_history(root):
+    """Ingests that replace keys of every kind: one-column keys and train_metrics' three-column key,
+    across ingests and within one batch, in several shards per batch."""
+    for k in range(3):
+        write_shard(root, "runs", [run_row(f"r{k}", "grpo", k)])
+        write_shard(root, "samples", samples(f"r{k}", range(6), score=k / 3))
+        write_shard(root, "train_metrics", [{"run_id": "r0", "step": s, "name": "loss", "value": k + s}
+                                            for s in range(3)])  # the same three keys every round
+        ingest(root, progress=False)
+    write_shard(root, "samples", samples("r0", range(4, 9), score=0.9) + samples("r0", [8], score=0.1), name="dup")
+    write_shard(root, "samples", samples("r1", range(2), score=0.7))
+    ingest(root, progress=False)
+
+
+def test_the_direct_insert_and_the_staged_path_store_the_same_rows(root, tmp_path, monkeypatch):
+    """Most batches are one INSERT straight from read_parquet; a batch with a key twice is staged first.
+    Forcing every batch down the staged path gives the same database."""
+    _mixed_history(root)
+    direct = dump(root)
+    other = tmp_path / "staged"
+    other.mkdir()
+    monkeypatch.setattr(ingest_mod, "_has_duplicate_keys", lambda *a: True)
+    _mixed_history(other)
+    assert dump(other) == direct
+    con = connect_readonly(root)
+    assert con.execute("SELECT step, value FROM train_metrics ORDER BY step").fetchall() == [(0, 2.0), (1, 3.0),
+                                                                                              (2, 4.0)]
+    assert con.execute("SELECT score FROM samples WHERE run_id = 'r0' AND item_id = '8'").fetchall() == [(0.1,)]
+    assert con.execute("SELECT count(*), count(DISTINCT key) FROM samples").fetchall() == [(3 * 6 + 3, 3 * 6 + 3)]
+
+
+def test_duplicate_keys_are_seen_within_and_across_shards(root):
+    con = duckdb.connect()
+    a = write_shard(root, "samples", samples("r1", range(3)), name="a")
+    b = write_shard(root, "samples", samples("r1", range(3, 5)), name="b")
+    c = write_shard(root, "samples", samples("r1", [4]), name="c")
+    d = write_shard(root, "samples", samples("r2", [0, 0]), name="d")
+    key = '"key"'
+    assert not ingest_mod._has_duplicate_keys(con, key, [str(a), str(b)])
+    assert ingest_mod._has_duplicate_keys(con, key, [str(b), str(c)])  # across shards
+    assert ingest_mod._has_duplicate_keys(con, key, [str(d)])  # within one
+    m = write_shard(root, "train_metrics", [{"run_id": "r", "step": 1, "name": n, "value": 0.0} for n in "xy"])
+    assert not ingest_mod._has_duplicate_keys(con, '"run_id", "step", "name"', [str(m)])
+
+
+def test_a_waiting_ingest_says_why(root, capsys):
+    import threading
+
+    write_shard(root, "samples", samples("r1", range(3)))
+    held = threading.Event()
+
+    def hold():
+        with ingest_lock(root):
+            held.set()
+            time.sleep(ingest_mod.WAIT_NOTICE_S + 0.5)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(10)
+    assert ingest(root, progress=False)["samples"] == 3  # waited, then ran
+    t.join()
+    err = capsys.readouterr().err
+    assert "another ingest (pid " in err and "waiting for it to finish" in err and err.count("\n") == 1

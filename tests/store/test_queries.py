@@ -138,3 +138,30 @@ def test_quotes_and_semicolons_are_values_not_sql(tmp_path):
         assert q.table_counts(con) == before and before["samples"] > 0 and before["pairs"] > 0
     finally:
         con.close()
+
+
+def test_the_arrow_fetch_gives_the_frame_df_gives(con):
+    """ablation_items and eval_sample_scores fetch through Arrow (a million rows of strings: .df() builds a
+    Python str per value); the frame must be exactly what .df() gives, NULL-holding columns included."""
+    import pandas as pd
+
+    from ctxbench.store.queries import _arrow_frame
+
+    items = q.ablation_items(con, "abl-test")
+    assert items["seed"].isna().any()  # the base has no seed: a nullable integer column
+    cases = [
+        "SELECT * FROM samples ORDER BY key", "SELECT * FROM runs ORDER BY run_id",
+        ("SELECT CAST(NULL AS INTEGER) AS i, CAST(NULL AS BOOLEAN) AS b, true AS t, CAST(NULL AS VARCHAR) AS s, "
+         "CAST(NULL AS DOUBLE) AS d, CAST(NULL AS BIGINT) AS g, TIMESTAMP '2026-01-02 03:04:05' AS ts "
+         "UNION ALL SELECT 1, true, false, 'x', 1.5, 7, NULL"),
+        "SELECT CAST(NULL AS INTEGER) AS i, CAST(NULL AS BOOLEAN) AS b, CAST(NULL AS VARCHAR) AS s",
+        "SELECT 1 AS x WHERE false",
+    ]
+    for sql in cases:
+        pd.testing.assert_frame_equal(_arrow_frame(con.cursor().sql(sql).to_arrow_table()), con.cursor().sql(sql).df())
+    sql_items = ("SELECT * FROM (SELECT s.run_id, r.arm, r.seed, s.item_id, s.score FROM samples s JOIN runs r "
+                 "USING (run_id)) ORDER BY run_id, item_id")
+    pd.testing.assert_frame_equal(_arrow_frame(con.cursor().sql(sql_items).to_arrow_table()),
+                                  con.cursor().sql(sql_items).df())
+    order = list(zip(items["benchmark"], items["arm"], items["seed"].fillna(10**6), items["item_id"]))
+    assert order == sorted(order)  # benchmark first: the order the report compares rows in
