@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ctxbench.core.atomic import write_json
 from ctxbench.core.hashing import stable_hash
@@ -25,8 +26,8 @@ class Job:
     kind: str                      # pairs | warmup | train | eval | probe | ...
     label: str                     # what the progress bar shows, e.g. "train contextrl seed 1"
     inputs: dict[str, Any]         # everything that determines the result (hashed into the key)
-    fn: Callable[["JobContext"], dict]
-    deps: list["Job"] = field(default_factory=list)
+    fn: Callable[[JobContext], dict]
+    deps: list[Job] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -71,9 +72,23 @@ class JobRunner:
         write_json(p, {"key": job.key, "kind": job.kind, "label": job.label, "inputs": job.inputs,
                        "outputs": outputs, "seconds": round(seconds, 2)}, indent=1, default=str)
 
+    def workdir(self, job: Job) -> Path:
+        return self.root / "work" / job.key
+
+    def execute(self, job: Job, dep_outputs: dict[str, dict]) -> dict:
+        """Run one job whose deps are done and write its marker: the one place a job body is called,
+        by this sequential runner and by every executor (ctxbench.ablation.executors) alike."""
+        t0 = time.perf_counter()
+        ctx = JobContext(job, self.root, dep_outputs, self.progress, self.workdir(job))
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        out = job.fn(ctx)
+        self._finish(job, out, time.perf_counter() - t0)
+        return out
+
     def run(self, jobs: list[Job]) -> dict[str, dict]:
-        """Run `jobs` (and their deps) in dependency order; returns outputs by key."""
-        order = _toposort(jobs)
+        """Run `jobs` (and their deps) one by one in dependency order, in this process (the `local`
+        executor); returns outputs by key."""
+        order = toposort(jobs)
         results: dict[str, dict] = {}
         bar = None
         if self.progress:
@@ -88,12 +103,7 @@ class JobRunner:
                 else:
                     if bar:
                         bar.set_postfix_str(job.label)
-                    t0 = time.perf_counter()
-                    ctx = JobContext(job, self.root, {d.key: results[d.key] for d in job.deps}, self.progress,
-                                     self.root / "work" / job.key)
-                    ctx.workdir.mkdir(parents=True, exist_ok=True)
-                    out = job.fn(ctx)
-                    self._finish(job, out, time.perf_counter() - t0)
+                    out = self.execute(job, {d.key: results[d.key] for d in job.deps})
                     self.ran.append(job.key)
                 results[job.key] = out
                 if bar:
@@ -104,7 +114,8 @@ class JobRunner:
         return results
 
 
-def _toposort(jobs: list[Job]) -> list[Job]:
+def toposort(jobs: list[Job]) -> list[Job]:
+    """`jobs` and everything they depend on, each once, every job after its deps."""
     seen: dict[str, Job] = {}
     order: list[Job] = []
 

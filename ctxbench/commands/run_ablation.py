@@ -1,9 +1,12 @@
-"""`ctxbench run-ablation [SPEC] [--quick]`: the main job, end to end, resumable."""
+"""`ctxbench run-ablation [SPEC] [--quick] [--executor ray [--address ADDR]]`: the main job, end to end,
+resumable (on either executor)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+from ctxbench.ablation.executors import EXECUTORS
 
 
 def add_parser(sub) -> None:
@@ -16,6 +19,11 @@ def add_parser(sub) -> None:
     p.add_argument("--no-report", action="store_true", help="skip the HTML/Markdown report")
     p.add_argument("--reports", default="reports", help="where reports go (default: reports/)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: jobs one by one in this process (default); ray: every job a Ray task, "
+                        "reserving the spec's [resources] (needs Ray)")
+    p.add_argument("--address", help="with --executor ray: join the Ray cluster at this address (HEAD:6379, "
+                                     "or auto for one started here by `ray start`) instead of starting a local one")
     p.set_defaults(func=run)
 
 
@@ -34,6 +42,7 @@ def run(args) -> int:
     spec = load_spec(args.spec or default_spec())
     t0 = time.perf_counter()
     res = run_ablation(spec, root_of(args), quick=args.quick, progress=not args.quiet,
-                       report=not args.no_report, reports_dir=Path(args.reports))
+                       report=not args.no_report, reports_dir=Path(args.reports), executor=args.executor,
+                       address=args.address)
     print(format_summary(res, spec, time.perf_counter() - t0))
     return 0
