@@ -14,9 +14,14 @@ tokens = 64 x 160) and, for ctxbench, by the FLOPs it actually executes (each pr
 per group, the LM head runs only where a token is sampled or scored), which is the honest number:
 the formula charges work ctxbench skips, so its "MFU" can exceed what the hardware did.
 
+A fourth row, `contextrl_fp32`: one ContextRL step (the same shape plus a pair batch of 8, λ = 0.1) on
+ctxbench's TRL engine (trainers/trl: the GRPOTrainer subclass, TRL generation, the CA loss in the same
+step) beside the compact trainer's ContextRL step, alternated the same way; median seconds and the
+median of paired ratios.
+
 The CPU is shared with other jobs: numbers are noisy; compare the paired ratios, not absolute seconds.
 
-    python bench/train_step.py [--steps 6] [--threads 2] [--no-bf16]     # prints one JSON line
+    python bench/train_step.py [--steps 6] [--threads 2] [--no-bf16] [--no-contextrl]  # one JSON line
 """
 
 from __future__ import annotations
@@ -93,17 +98,33 @@ def make_benchmark(texts):
     return Windows()
 
 
-def ours(ckpt: Path, texts, beta: float, precision: str, root: Path):
-    from trainers.config import make_config
-    from trainers.grpo import Trainer
+def bench_pairs(root: Path, n: int = 32) -> str:
+    from ctxbench.pairs import save_pairs
+    from ctxbench.pairs.base import Pair
 
-    cfg = make_config({
+    pairs = [Pair(pair_id=f"b{i}", domain="toy", split="train", source=f"b{i}", query="what is x?",
+                  answer=str(i % 10), ctx_pos=f"x = {i % 10}.", ctx_neg=f"x = {(i + 3) % 10}.",
+                  meta={"neg_answer": str((i + 3) % 10)}) for i in range(n)]
+    return str(save_pairs(root / "pairs.jsonl", pairs))
+
+
+def bench_config(ckpt: Path, beta: float, precision: str, extra: dict | None = None):
+    from ctxbench.core.config import deep_merge
+    from trainers.config import make_config
+
+    return make_config(deep_merge({
         "model": f"hf:{ckpt}", "warmup": {"enabled": False}, "data": {"tasks": ["bench-windows"]},
         "rollout": {"group_size": G, "max_new_tokens": T, "temperature": 1.0, "max_prompt_tokens": 256},
         "loss": {"kl_coef": beta, "eps_low": 0.2, "eps_high": 0.2, "clip_ratio_c": 0.0, "agg": "token-mean"},
         "optim": {"lr": 1e-6, "grad_clip": 1.0}, "prompts_per_step": P, "micro_batch_size": P * G,
         "precision": precision, "max_steps": 10_000, "progress": False, "run_name": f"bench-{beta}-{precision}",
-    })
+    }, extra or {}))
+
+
+def ours(ckpt: Path, texts, beta: float, precision: str, root: Path, extra: dict | None = None):
+    from trainers.grpo import Trainer
+
+    cfg = bench_config(ckpt, beta, precision, extra)
     t = Trainer(cfg, root, {"bench-windows": make_benchmark(texts)})
     t.setup("never")
     return t
@@ -151,6 +172,39 @@ def run_arm(ckpt: Path, tok, texts, beta: float, bf16: bool, steps: int, tmp: Pa
     }
 
 
+def run_contextrl(ckpt: Path, texts, steps: int, tmp: Path) -> dict:
+    """The compact ContextRL step vs the TRL-subclass ContextRL step (trainers/trl), alternated."""
+    from transformers import TrainerCallback
+
+    from trainers.trl.engine import TRLEngine
+
+    ctx = {"objective": {"name": "contextrl", "ca_coef": 0.1}, "data": {"pairs": bench_pairs(tmp)},
+           "pair_batch_size": 8}
+    mine = ours(ckpt, texts, 0.0, "fp32", tmp / "ours-ctx", ctx)
+    cfg = bench_config(ckpt, 0.0, "fp32", {**ctx, "max_steps": steps + 1, "run_name": "bench-ctx-trl"})
+    engine = TRLEngine(cfg, tmp / "trl-ctx", {"bench-windows": make_benchmark(texts)})
+    engine.setup("never")
+    times = {"trl": [], "ours": []}
+
+    class Alternate(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kw):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):
+            times["trl"].append(time.perf_counter() - self.t0)
+            t0 = time.perf_counter()
+            mine.train_step(state.global_step)
+            times["ours"].append(time.perf_counter() - t0)
+
+    engine.trainer.add_callback(Alternate())
+    engine.run()
+    trl_s, ours_s = times["trl"][1:], times["ours"][1:]
+    return {"trl_subclass_s": statistics.median(trl_s), "trl_subclass_s_range": [min(trl_s), max(trl_s)],
+            "ours_s": statistics.median(ours_s), "ours_s_range": [min(ours_s), max(ours_s)],
+            "ratio_trl_subclass_over_ours": statistics.median(a / b for a, b in zip(trl_s, ours_s)),
+            "pair_batch": 8}
+
+
 def flops(n_params: int, n_head: int, beta: float) -> dict:
     """Formula FLOPs of one step (the brief's 2N/6N count) and the FLOPs ctxbench executes."""
     tokens = P * G * (L + T)
@@ -167,6 +221,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6, help="timed steps per arm (after one warm-up step)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-bf16", action="store_true")
+    ap.add_argument("--no-contextrl", action="store_true", help="skip the TRL-subclass ContextRL row")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     from transformers import AutoTokenizer
@@ -207,6 +262,12 @@ def main() -> None:
             print(f"[train_step] {name}: TRL {r['trl_s']:.2f} s, ctxbench {r['ours_s']:.2f} s, "
                   f"ratio {r['ratio_trl_over_ours']:.2f}x, MFU formula TRL {r['mfu_formula_trl']:.0%} / ctxbench "
                   f"{r['mfu_formula_ours']:.0%}, executed ctxbench {r['mfu_executed_ours']:.0%}", file=sys.stderr)
+        if not a.no_contextrl:
+            print("[train_step] running contextrl_fp32 (TRL subclass vs compact) ...", file=sys.stderr)
+            r = run_contextrl(ckpt, texts, a.steps, Path(d))
+            out["arms"]["contextrl_fp32"] = r
+            print(f"[train_step] contextrl_fp32: TRL subclass {r['trl_subclass_s']:.2f} s, ctxbench {r['ours_s']:.2f} s, "
+                  f"ratio {r['ratio_trl_subclass_over_ours']:.2f}x", file=sys.stderr)
     out["peak_gflops"] = peak
     print(json.dumps(out))
 

@@ -50,6 +50,8 @@ def add_parser(sub) -> None:
                "  ctxbench train --objective contextrl --seed 1 --pairs runs/pairs/trajectory-xxxx/pairs.jsonl \\\n"
                "      --set objective.ca_coef=0.05 --max-steps 20\n"
                "  ctxbench train --config ablations/embedded.toml --objective da-rl   # its [train] table\n"
+               "  accelerate launch --config_file configs/accelerate/node8_fsdp.yaml -m ctxbench.cli train \\\n"
+               "      --engine trl --objective contextrl --model hf:/models/qwen3-8b --recipe paper-agentic\n"
                "  ctxbench eval --ckpt <printed checkpoint folder> --suite embedded-long")
     p.add_argument("--objective", metavar="NAME",
                    help=f"the arm: {names_text()} (default: the config's, else {baseline()})")
@@ -59,8 +61,11 @@ def add_parser(sub) -> None:
     p.add_argument("--config", metavar="FILE",
                    help="TOML with TrainConfig keys (top level, or an ablation spec's [train] table); "
                         "unknown keys are errors")
+    from trainers.config import RECIPES
+
     p.add_argument("--recipe", metavar="NAME",
-                   help="defaults to start from: tiny (CPU, warm-up SFT on), paper-agentic, paper-multimodal")
+                   help=f"defaults to start from: {', '.join(RECIPES)} (tiny: CPU, warm-up SFT on; paper-*: one "
+                        "per paper model, the released scripts' settings, trainers/config.py)")
     p.add_argument("--tasks", metavar="A,B", help=f"benchmarks to train on (default: the config's, else "
                                                    f"{','.join(DEFAULT_TASKS)})")
     p.add_argument("--pairs", metavar="FILE", help="contrastive pairs JSONL (`ctxbench pairs build`); default for "
@@ -73,6 +78,14 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", default="auto", metavar="auto|never|PATH", help=RESUME_HELP)
     p.add_argument("--stop-after", type=int, metavar="STEP",
                    help="stop with a checkpoint after this step, as a preemption would (a re-run continues)")
+    p.add_argument("--engine", choices=("compact", "trl"), default="compact",
+                   help="compact: ctxbench's own loop (one process, resumable); trl: the same arm on TRL's "
+                        "GRPOTrainer, for accelerate / DeepSpeed / FSDP (run it under `accelerate launch "
+                        "--config_file configs/accelerate/...`); same checkpoints, metrics and store rows")
+    p.add_argument("--trl", action="append", default=[], metavar="KEY=VALUE", dest="trl_args",
+                   help="with --engine trl: an operational GRPOConfig field, value in TOML syntax (e.g. "
+                        "--trl use_vllm=true --trl gradient_checkpointing=true); fields that change what is "
+                        "trained are refused (they come from the training config)")
     p.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -200,6 +213,24 @@ def refusal_message(trainer, resume: str, err: Exception) -> str:
 
 # ------------------------------------------------------------------------------------------ run
 
+def make_trainer(args: argparse.Namespace, cfg, root: Path):
+    """The compact Trainer, or the TRL engine (same setup/run/outputs; it takes no --stop-after)."""
+    from ctxbench.core.errors import ConfigError
+
+    if args.engine == "compact":
+        if args.trl_args:
+            raise ConfigError("--trl needs --engine trl")
+        from trainers.grpo import Trainer
+
+        return Trainer(cfg, root)
+    if args.stop_after is not None:
+        raise ConfigError("--stop-after needs --engine compact (the trl engine does not resume a partial run)")
+    from ctxbench.core.config import parse_sets
+    from trainers.trl.engine import TRLEngine
+
+    return TRLEngine(cfg, root, trl_args=parse_sets(args.trl_args))
+
+
 @contextlib.contextmanager
 def _hf_bars(enabled: bool):
     """With --quiet, also silence transformers' own load/save progress bars (restored afterwards)."""
@@ -246,10 +277,9 @@ def run(args: argparse.Namespace) -> int:
         resume = str(Path(resume).resolve())
 
     from trainers.checkpoint import CheckpointError
-    from trainers.grpo import Trainer
 
     t0 = time.perf_counter()
-    trainer = Trainer(cfg, root)
+    trainer = make_trainer(args, cfg, root)
     print(f"run {trainer.run_id} -> {trainer.run_dir}", file=sys.stderr)
     with _hf_bars(not args.quiet):
         try:
@@ -259,8 +289,10 @@ def run(args: argparse.Namespace) -> int:
                 raise CtxbenchError(refusal_message(trainer, resume, e)) from None
             raise CtxbenchError(" ".join(str(e).split())) from None
         already_done = trainer.step >= trainer.total_steps
-        res = trainer.run(stop_at=args.stop_after)
+        res = trainer.run() if args.engine == "trl" else trainer.run(stop_at=args.stop_after)
     seconds = time.perf_counter() - t0
+    if not getattr(trainer, "is_main", True):  # another process of an `accelerate launch`: the main one reports
+        return 0
     if not args.no_ingest:
         from ctxbench.store.ingest import ingest
 
