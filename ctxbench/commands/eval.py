@@ -24,6 +24,14 @@ def add_parser(sub) -> None:
     p.add_argument("--scoring", choices=["auto", "generate", "choice"],
                    help="multiple choice by letter log-probs (choice) or by generation (default: per benchmark)")
     p.add_argument("--max-new-tokens", type=int)
+    p.add_argument("--protocol", metavar="NAME|FILE",
+                   help="per-benchmark decoding and scoring from a protocol file: 'paper' (the released eval "
+                        "scripts' sampling, lengths, templates, judges, YaRN; docs/eval-protocol.md)")
+    p.add_argument("--thinking", choices=["auto", "on", "off"],
+                   help="chat-template thinking (default auto: the model family's paper default)")
+    p.add_argument("--template", metavar="JINJA", help="a chat-template file used instead of the checkpoint's")
+    p.add_argument("--judge", metavar="NAME",
+                   help="a registered judge (or module:function) for benchmarks whose protocol scorer uses one")
     p.add_argument("--lm-eval-task", metavar="NAME[,NAME]",
                    help="run installed lm-eval task(s) through lm-eval's evaluator and store its per-sample log")
     p.add_argument("--lm-eval-include", action="append", metavar="DIR",
@@ -84,7 +92,11 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend, batch_size=args.batch_size, dtype=args.dtype, scoring=args.scoring,
         max_new_tokens=args.max_new_tokens,
         data=parse_data_args(args.data, benches) or None,
+        protocol=args.protocol, judge=args.judge,
     )
+    tpl = {k: v for k, v in (("thinking", args.thinking), ("override", args.template)) if v}
+    if tpl:
+        base = {**base, "template": {**base.get("template", {}), **tpl}}
     cfg = load_config(EvalConfig, base, **overrides)
     report = run_eval(cfg, root_of(args), progress=not args.quiet, ingest=not args.no_ingest)
     print(report.table())

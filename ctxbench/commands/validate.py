@@ -4,6 +4,10 @@ Config files are recognised by their shape (an ablation spec has `arms`, a train
 `objective`, anything else is an eval config) and loaded strictly, so an unknown key, a wrong type or an
 unknown benchmark/model name fails here with the key named. Benchmark data is loaded and checked
 (empty file, missing column, duplicate item id, non-UTF-8 -> an error naming the file and line).
+
+A config that names an eval protocol (`[eval] protocol = "paper"`) gets its resolved protocol printed per
+benchmark (template, thinking, sampling, max tokens, judge, rope scaling), so a user can check what a run
+will do before spending GPU hours on it.
 """
 
 from __future__ import annotations
@@ -38,12 +42,45 @@ def config_kind(data: dict) -> str:
     return "eval"
 
 
-def check_config(path) -> None:
+def check_config(path):
+    """The loaded config (strictly checked)."""
     from ctxbench.core.config import read_toml
 
     kind = config_kind(read_toml(path))
     mod, fn = CONFIG_KINDS[kind]
-    getattr(importlib.import_module(mod), fn)(path)  # every loader ships with ctxbench: a failure is a bug
+    return getattr(importlib.import_module(mod), fn)(path)  # every loader ships with ctxbench: a failure is a bug
+
+
+def eval_of(cfg):
+    """The EvalConfig an eval config or an ablation spec scores with (the spec's as its base model),
+    when it names a protocol; else None (nothing to print)."""
+    from ctxbench.ablation.spec import AblationSpec
+    from ctxbench.eval.config import EvalConfig
+
+    if isinstance(cfg, EvalConfig):
+        return cfg if cfg.protocol else None
+    if isinstance(cfg, AblationSpec) and cfg.eval.protocol:
+        ev = cfg.eval
+        return EvalConfig(model=cfg.model, suite=ev.suite or None, benchmarks=tuple(ev.benchmarks),
+                          max_new_tokens=ev.max_new_tokens, scoring=ev.scoring, protocol=ev.protocol,
+                          template=ev.template, judge=ev.judge)
+    return None
+
+
+def protocol_lines(ev) -> list[str]:
+    """The resolved protocol, one block per benchmark."""
+    from ctxbench.eval.harness import describe_setup
+
+    rows = describe_setup(ev)
+    family = rows[0]["family"] if rows else "?"
+    out = [f"        protocol {ev.protocol} for {ev.model} (family {family}):"]
+    for r in rows:
+        out.append(f"          {r['benchmark']:<20} template: {r['template']}; thinking {r['thinking']}; "
+                   f"sampling {r['sampling']}; max_new_tokens {r['max_new_tokens']}; judge {r['judge']}; "
+                   f"answer {r['answer']}; rope {r['rope']}")
+        if r["note"]:
+            out.append(f"          {'':<20} differs: {r['note']}")
+    return out
 
 
 def check_benchmark(name: str, data_path: str | None) -> list[str]:
@@ -70,8 +107,11 @@ def run(args) -> int:
     problems: list[str] = []
     for path in args.configs:
         try:
-            check_config(path)
+            cfg = check_config(path)
             print(f"ok      {path}")
+            ev = eval_of(cfg)
+            if ev is not None:
+                print("\n".join(protocol_lines(ev)))
         except CtxbenchError as e:
             problems.append(str(e))
             print(f"FAILED  {path}: {e}")

@@ -9,6 +9,9 @@ Why this shape:
   generation config, so a different checkpoint, benchmark version, prompt template or decoding setup
   can never reuse an earlier result.
 - Scoring uses the benchmark's own `score` (the same function the trainers use as reward).
+- A named protocol (ctxbench/eval/protocol.py: the paper's, per benchmark and model family) sets each
+  benchmark's sampling, length, template, reply post-processing, judge and rope scaling; without one the
+  harness decodes greedily with each benchmark's own length, as it always did.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,7 +29,8 @@ from ctxbench.core.config import config_hash, to_dict
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import stable_hash
 from ctxbench.core.versions import lib_versions_json
-from ctxbench.eval.config import EvalConfig
+from ctxbench.eval.config import EvalConfig, unchanged_defaults
+from ctxbench.eval.protocol import BenchProtocol, think_answer
 from ctxbench.eval.rows import bench_item_row, bench_sample_key, run_row, sample_row, scored_fields
 from ctxbench.models.presets.registry import canonical_spec
 from ctxbench.pairs.base import pick_letter
@@ -83,15 +88,73 @@ def scoring_mode(bench: Benchmark, scoring: str, item: Item) -> str:
     return "generate" if mode == "choice" and not item.choices else mode
 
 
-def gen_settings(bench: Benchmark, cfg: EvalConfig, item: Item):
+def gen_settings(bench: Benchmark, cfg: EvalConfig, item: Item, proto: BenchProtocol | None = None):
     """(mode, GenConfig) for one item: choice scoring when the item has choices and the benchmark or
-    config asks for it, else greedy generation with the benchmark's own length and stop strings."""
+    config asks for it, else generation with the benchmark's stop strings: greedy with the benchmark's
+    own length, or the protocol's sampling and length. An eval's max_new_tokens wins over both."""
     from ctxbench.models.base import GenConfig
 
     mode = scoring_mode(bench, cfg.scoring, item)
-    gen = GenConfig(max_new_tokens=cfg.max_new_tokens or bench.gen.max_new_tokens, stop=tuple(bench.gen.stop),
-                    temperature=0.0, seed=cfg.seed)
+    if proto is None:
+        gen = GenConfig(max_new_tokens=cfg.max_new_tokens or bench.gen.max_new_tokens, stop=tuple(bench.gen.stop),
+                        temperature=0.0, seed=cfg.seed)
+        return mode, gen
+    gen = GenConfig(max_new_tokens=cfg.max_new_tokens or proto.max_new_tokens or bench.gen.max_new_tokens,
+                    stop=tuple(bench.gen.stop), temperature=proto.temperature, top_p=proto.top_p, top_k=proto.top_k,
+                    seed=cfg.seed if proto.seed is None else proto.seed)
     return mode, gen
+
+
+def bench_protocol(cfg: EvalConfig, bench_name: str, family: str) -> BenchProtocol | None:
+    """The protocol entry for one benchmark and model family; None without a protocol or an entry."""
+    if not cfg.protocol:
+        return None
+    from ctxbench.eval.protocol import load_protocol
+
+    return load_protocol(cfg.protocol).entry(bench_name, family)
+
+
+def bench_template(cfg: EvalConfig, bench_name: str, family: str, proto: BenchProtocol | None):
+    """The TemplateConfig a benchmark's prompts carry; None = the backend's own (no protocol, the default
+    template: the rendering ctxbench always used). The probe is the context-selection decision, so it is
+    rendered as the trainers render CA prompts (TemplateConfig.for_ca: thinking off, the CA prefill)."""
+    from ctxbench.models.chat import TemplateConfig
+
+    if bench_name == "probe":
+        return cfg.template.for_ca(family)
+    tpl = proto.template_over(cfg.template) if proto is not None else cfg.template
+    if proto is None and tpl == TemplateConfig():
+        return None
+    return tpl.for_family(family)
+
+
+@contextmanager
+def judge_on(bench: Benchmark, cfg: EvalConfig, proto: BenchProtocol | None):
+    """The eval's judge switched on for a benchmark whose protocol scorer asks one (the VQA hook,
+    ctxbench.benchmarks.scoring.vqa_scoring; NIAH's `judge` callable), and off again after it."""
+    if proto is None or not proto.judge or not cfg.judge:
+        yield
+        return
+    from ctxbench.benchmarks.scoring.vqa_scoring import JudgeRequest, active_judge, set_judge
+
+    set_judge(cfg.judge)
+    takes = "judge" in vars(bench)  # a benchmark built with a judge callable (niah): give it the same judge
+    had = vars(bench).get("judge")
+    if takes:
+        judge = active_judge()
+
+        def recall(question: str, answer: str, completion: str) -> float:
+            v = judge(JudgeRequest(benchmark=bench.name, item_id="", question=question, prediction=completion,
+                                   answer=answer))
+            return 1.0 if (v.correct if v.correct is not None else v.extracted == answer) else 0.0
+
+        bench.judge = recall
+    try:
+        yield
+    finally:
+        set_judge(None)
+        if takes:
+            bench.judge = had
 
 
 def load_items(bench: Benchmark, cfg: EvalConfig, ctx: LoadContext) -> list[Item]:
@@ -136,16 +199,23 @@ def run_eval(cfg: EvalConfig, root: Path, backend=None, progress: bool = True, i
     `backend` may be passed in (tests, trainers evaluating in-process); otherwise it is loaded from
     `cfg.model`. `extra_run` adds columns (arm, seed, ablation) to the run row.
     """
+    from ctxbench.models.chat import family_of_owner, family_of_spec
     from ctxbench.store.shards import read_keys, write_shard
 
     benches = configured_benchmarks(cfg)  # fails before loading any model
-    if backend is None:
+    given = backend is not None
+    family = family_of_spec(cfg.model)
+    protos = {b.name: bench_protocol(cfg, b.name, family) for b in benches}
+    if not given:
         from ctxbench.models.loader import load_backend
 
         backend = load_backend(cfg.model, backend=cfg.backend, dtype=cfg.dtype, batch_size=cfg.batch_size)
+    elif family == "other":  # an in-process backend (trainers, tests): its tokenizer names the family
+        family = family_of_owner(getattr(backend, "tokenizer", None))
+        protos = {b.name: bench_protocol(cfg, b.name, family) for b in benches}
     ckpt_id = backend.identity
     model = canonical_spec(cfg.model)  # hf:runs/x and hf:/abs/runs/x are one checkpoint, one run
-    resolved = to_dict(replace(cfg, model=model, limit=None))
+    resolved = unchanged_defaults(to_dict(replace(cfg, model=model, limit=None)))
     resolved["benchmark_versions"] = [b.key for b in benches]
     resolved["labels"] = dict(extra_run or {})  # the same checkpoint scored for two arms stays two runs
     chash = config_hash(resolved)
@@ -155,12 +225,25 @@ def run_eval(cfg: EvalConfig, root: Path, backend=None, progress: bool = True, i
                lib_versions=lib, **(extra_run or {}))
     write_shard(root, "runs", [run_row(run_id, status="started", **run)], name=f"{run_id}-0start")
     done = set(read_keys(root, "samples", run_id))
-    results = []
-    for bench in benches:
+    results = {}
+    scaled = [b for b in benches if _rope(protos[b.name]) is not None]
+    for bench in [b for b in benches if b not in scaled] + scaled:  # rope-scaled ones last: one reload
+        proto = protos[bench.name]
+        rope = _rope(proto)
+        if rope is not None and getattr(backend, "rope_scaling", None) != rope:
+            if given:
+                raise CtxbenchError(f"benchmark {bench.name!r}: the protocol loads the model with rope scaling "
+                                    f"({rope.rope_type} x{rope.factor}); run it without an in-process backend")
+            backend = None  # the unscaled model goes first: two copies of an 8B model do not fit one GPU
+            backend = _scaled_backend(cfg, rope)
         items = load_bench_items(bench, cfg, backend, progress)
         write_shard(root, "items", [bench_item_row(bench, it) for it in items],
                     name=f"{run_id}-items-{bench.name}-{stable_hash([it.item_id for it in items], 8)}")
-        results.append(_eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, done, progress))
+        setup = BenchSetup(proto, bench_template(cfg, bench.name, family, proto))
+        with judge_on(bench, cfg, proto):
+            results[bench.name] = _eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, done,
+                                              progress, setup)
+    results = [results[b.name] for b in benches]
     write_shard(root, "runs", [run_row(run_id, status="complete", **run)], name=f"{run_id}-1complete")
     if ingest:
         from ctxbench.store.ingest import ingest as do_ingest
@@ -169,12 +252,38 @@ def run_eval(cfg: EvalConfig, root: Path, backend=None, progress: bool = True, i
     return EvalReport(run_id, ckpt_id, results)
 
 
-def _eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, done, progress) -> BenchResult:
+@dataclass(frozen=True)
+class BenchSetup:
+    """What a protocol decides for one benchmark of a run: its entry (None: none) and the template its
+    prompts carry (None: the backend's)."""
+
+    proto: BenchProtocol | None = None
+    template: object = None  # ctxbench.models.chat.TemplateConfig | None
+
+
+def _rope(proto: BenchProtocol | None):
+    return proto.rope_scaling if proto is not None else None
+
+
+def _scaled_backend(cfg: EvalConfig, rope):
+    """The model loaded again with the protocol's rope scaling (benchmarks without it ran before)."""
+    import gc
+
+    from ctxbench.models.loader import load_backend
+
+    gc.collect()
+    out = load_backend(cfg.model, backend=cfg.backend, dtype=cfg.dtype, batch_size=cfg.batch_size, rope_scaling=rope)
+    out.rope_scaling = rope  # what the loop compares against before reloading
+    return out
+
+
+def _eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, done, progress,
+                setup: BenchSetup = BenchSetup()) -> BenchResult:
     from ctxbench.store.shards import read_table, write_shard
 
     keyed = []
     for it in items:
-        mode, gen = gen_settings(bench, cfg, it)
+        mode, gen = gen_settings(bench, cfg, it, setup.proto)
         keyed.append((it, mode, gen, bench_sample_key(run_id, bench, it)))
     by_id = {it.item_id: (it, mode, gen, key) for it, mode, gen, key in keyed}
     batches = make_batches(items, cfg.batch_size)
@@ -184,7 +293,7 @@ def _eval_bench(bench, items, cfg, backend, ckpt_id, run_id, chash, lib, root, d
     bar = _bar(n_todo, bench.name, progress)
     computed = 0
     for batch in pending:
-        rows = _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib)
+        rows = _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib, setup)
         write_shard(root, "samples", rows, name=f"{run_id}-{bench.name}-{rows[0]['key'][:12]}-{uuid.uuid4().hex[:6]}")
         done.update(r["key"] for r in rows)
         computed += len(rows)
@@ -213,19 +322,20 @@ def _breakdown(bench, items, df) -> list[tuple[str, int, float]] | None:
     return [(str(cat), int(row["n"]), float(row["accuracy"])) for cat, row in table.iterrows()]
 
 
-def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]:
+def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib, setup: BenchSetup = BenchSetup()) -> list[dict]:
     from ctxbench.models.base import Prompt
 
     t0 = time.perf_counter()
     outputs: list[tuple[str, int, str | None]] = [("", 0, None)] * len(batch)
     gen_idx = [i for i, (_, mode, _, _) in enumerate(batch) if mode == "generate"]
+    post = think_answer if setup.proto is not None and setup.proto.answer == "think-answer" else None
     if gen_idx:
-        prompts = [Prompt(tuple(batch[i][0].prompt), batch[i][0].prefill) for i in gen_idx]
+        prompts = [Prompt(tuple(batch[i][0].prompt), batch[i][0].prefill, template=setup.template) for i in gen_idx]
         gen = batch[gen_idx[0]][2]
         try:
             comps = backend.generate(prompts, gen)
             for i, c in zip(gen_idx, comps):
-                outputs[i] = (c[0].text, c[0].n_new_tokens, None)
+                outputs[i] = (post(c[0].text) if post else c[0].text, c[0].n_new_tokens, None)
         except Exception as e:  # a failing batch is recorded, not fatal
             for i in gen_idx:
                 outputs[i] = ("", 0, f"{type(e).__name__}: {e}")
@@ -233,7 +343,7 @@ def _run_batch(bench, batch, backend, ckpt_id, run_id, chash, lib) -> list[dict]
         if mode != "choice":
             continue
         try:
-            prompt = Prompt(tuple(it.prompt), it.prefill)
+            prompt = Prompt(tuple(it.prompt), it.prefill, template=setup.template)
             lps = backend.score_continuations(prompt, choice_continuations(backend.render(prompt), it.choices))
             outputs[i] = (pick_letter(lps, it.choices), 0, None)  # the trainers' selection rule
         except Exception as e:
@@ -270,3 +380,35 @@ def _bar(total: int, desc: str, progress: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="item", dynamic_ncols=True)
+
+
+def describe_setup(cfg: EvalConfig) -> list[dict]:
+    """Per benchmark, what this eval will do, resolved as the run resolves it (protocol entry, template,
+    sampling, length, judge, rope scaling), without loading a model: what `ctxbench validate` prints."""
+    from ctxbench.models.chat import TemplateConfig, family_of_spec
+
+    family = family_of_spec(cfg.model)
+    rows = []
+    for name in resolve_benchmarks(cfg.suite, list(cfg.benchmarks)):
+        bench = get_benchmark(name)
+        proto = bench_protocol(cfg, name, family)
+        tpl = bench_template(cfg, name, family, proto) or TemplateConfig().for_family(family)
+        _, gen = gen_settings(bench, cfg, Item(item_id="-", prompt=(), answer=""), proto)
+        judge = (proto.judge if proto else "") or ""
+        rows.append({
+            "benchmark": name, "family": tpl.family, "thinking": tpl.thinking,
+            "template": ", ".join(f"{k}={getattr(tpl, k)!r}" for k in ("override", "system", "suffix", "prefix")
+                                  if getattr(tpl, k)) or "checkpoint's",
+            "sampling": "greedy" if gen.temperature == 0 else
+                        f"T={gen.temperature:g} top_p={gen.top_p:g}" + (f" top_k={gen.top_k}" if gen.top_k else "")
+                        + f" seed={gen.seed}",
+            "max_new_tokens": gen.max_new_tokens,
+            "judge": (f"{judge} via {cfg.judge}" if cfg.judge else f"{judge} (not configured: rule-based verdict)")
+                     if judge else "none",
+            "answer": proto.answer if proto else "raw",
+            "rope": (f"{proto.rope_scaling.rope_type} x{proto.rope_scaling.factor:g} to "
+                     f"{proto.rope_scaling.max_position_embeddings}") if proto and proto.rope_scaling else "native",
+            "protocol": cfg.protocol or "none (harness defaults)",
+            "source": proto.source if proto else "", "note": proto.note if proto else "",
+        })
+    return rows

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
+from ctxbench.models.chat import TemplateConfig
+
 ROLES = ("system", "user", "assistant")
 
 
@@ -22,11 +24,16 @@ class Prompt:
     "content": str} messages: empty for the single-turn benchmarks, filled by multi-turn agents (the
     SWE agent loop) so a backend renders the whole conversation through the model's chat template
     instead of a flattened transcript.
+
+    `template`: how this prompt is rendered (thinking, override, system, suffix, prefix;
+    ctxbench.models.chat); None uses the backend's. Per prompt, because one evaluation scores several
+    benchmarks whose protocols render differently on the same loaded model.
     """
 
     parts: tuple[dict, ...]
     prefill: str = ""
     history: tuple[dict, ...] = ()
+    template: TemplateConfig | None = None
 
     def __post_init__(self):
         for i, m in enumerate(self.history):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ctxbench.core.errors import CtxbenchError
+from ctxbench.models.chat import TemplateConfig, add_suffix_to_parts, apply_chat, family_of_owner, with_system
 
 # model_type values of the image-text-to-text families ctxbench drives through their processors.
 VLM_MODEL_TYPES = {
@@ -84,20 +85,20 @@ def placeholder_for(processor, tokenizer) -> str:
 
 
 def render_prompt(template_owner: Any, parts: Sequence[dict], prefill: str = "",
-                  history: Sequence[dict] = (), placeholder: str = "<image>") -> str:
+                  history: Sequence[dict] = (), placeholder: str = "<image>",
+                  template: TemplateConfig | None = None) -> str:
     """The exact text fed to the model: the processor's (or tokenizer's) chat template when it has
-    one (generation prompt on, thinking off where supported), else the plain rendering; then the
-    assistant prefill. Image placeholders are unexpanded; the processor expands them."""
-    template = getattr(template_owner, "chat_template", None)
-    if template:
-        # Only templates that read `enable_thinking` get it (processors warn about unknown kwargs).
-        extra = {"enable_thinking": False} if "enable_thinking" in str(template) else {}
-        text = template_owner.apply_chat_template(
-            chat_messages(parts, history), tokenize=False, add_generation_prompt=True, **extra,
-        )
-    else:
+    one (generation prompt on, thinking and the rest as `template` says, ctxbench.models.chat; its
+    default is the family's, "off" for families ctxbench does not know), else the plain rendering;
+    then the template's assistant prefix and the prefill. Image placeholders are unexpanded; the
+    processor expands them."""
+    tpl = (template or TemplateConfig()).for_family(family_of_owner(template_owner))
+    parts = add_suffix_to_parts(parts, tpl.suffix)
+    history = with_system([dict(m) for m in history], tpl.system)
+    text = apply_chat(template_owner, chat_messages(parts, history), tpl)
+    if text is None:
         text = plain_render(parts, placeholder, history)
-    return text + prefill
+    return text + tpl.prefix + prefill
 
 
 def lm_eval_split(tokenizer, context: str, continuations: Sequence[str], add_special_tokens: bool = False):

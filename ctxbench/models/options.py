@@ -7,10 +7,37 @@ with the options in the factory the two imported each other. One option set serv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from ctxbench.models.chat import TemplateConfig
+
 BackendName = Literal["hf", "vllm", "auto"]
+
+
+@dataclass(frozen=True)
+class RopeScaling:
+    """Context extension by rope scaling, applied to the checkpoint's config when it loads (both
+    backends). The paper's LongBench v2 run (Evaluation/Agentic/OODEval/longbench_v2/eval.sh): vLLM with
+    `--max-model-len 131072 --hf-overrides '{"max_position_embeddings":131072,"rope_scaling":
+    {"rope_type":"yarn","factor":2.0,"original_max_position_embeddings":65536}}'`, the defaults here."""
+
+    rope_type: Literal["yarn", "linear", "dynamic"] = "yarn"
+    factor: float = 2.0
+    original_max_position_embeddings: int = 65536
+    max_position_embeddings: int = 131072  # the window the model is run at (and max_model_len on vLLM)
+
+    def __post_init__(self):
+        if self.factor <= 1:
+            raise ValueError("rope_scaling.factor must be > 1")
+        if self.original_max_position_embeddings < 1 or self.max_position_embeddings < 1:
+            raise ValueError("rope_scaling: the position counts must be >= 1")
+
+    def config_overrides(self) -> dict:
+        """What goes into the checkpoint config (transformers) / vLLM's hf_overrides: one mapping."""
+        return {"max_position_embeddings": self.max_position_embeddings,
+                "rope_scaling": {"rope_type": self.rope_type, "factor": self.factor,
+                                 "original_max_position_embeddings": self.original_max_position_embeddings}}
 
 
 @dataclass(frozen=True)
@@ -27,6 +54,8 @@ class BackendOptions:
     max_model_len: int | None = None   # vllm: defaults to the model's window
     enable_prefix_caching: bool = True  # vllm: shared contexts (choices, GRPO groups) prefill once
     seed: int = 0                      # vllm engine seed (per-request seeds come from GenConfig)
+    template: TemplateConfig = field(default_factory=TemplateConfig)  # rendering when a prompt names none
+    rope_scaling: RopeScaling | None = None  # both: YaRN-style context extension (the window grows with it)
 
     def __post_init__(self):
         if self.batch_size < 1 or self.decode_batch < 1:
@@ -46,4 +75,4 @@ def torch_dtype(name: str):
             "auto": "auto"}[name]
 
 
-__all__ = ["BackendName", "BackendOptions", "torch_dtype"]
+__all__ = ["BackendName", "BackendOptions", "RopeScaling", "torch_dtype"]

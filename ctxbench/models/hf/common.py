@@ -12,11 +12,40 @@ import hashlib
 import sys
 
 from ctxbench.core.errors import CtxbenchError
-from ctxbench.models.options import BackendOptions, torch_dtype
+from ctxbench.models.options import BackendOptions, RopeScaling, torch_dtype
 from ctxbench.models.presets.registry import ResolvedModel, resolve_model
 
 
-def load_model_and_tokenizer(spec: str | ResolvedModel, *, dtype: str = "float32", device: str = "cpu"):
+def scaled_config(path, rope: RopeScaling | None):
+    """The checkpoint's config with `rope` applied (None: no config, from_pretrained reads its own).
+    transformers 5 keeps rope settings in `rope_parameters` together with rope_theta, so the scaling is
+    merged into what is there (dropping rope_theta would break the frequency computation); VLM configs
+    get it on their text config, where the language model reads it."""
+    if rope is None:
+        return None
+    from transformers import AutoConfig
+
+    cfg = AutoConfig.from_pretrained(str(path))
+    over = rope.config_overrides()
+    for c in {id(cfg): cfg, id(cfg.get_text_config()): cfg.get_text_config()}.values():
+        attr = "rope_parameters" if hasattr(c, "rope_parameters") else "rope_scaling"
+        params = dict(getattr(c, attr, None) or {})
+        theta = params.get("rope_theta", getattr(c, "rope_theta", None))
+        params.update(over["rope_scaling"])
+        if theta is not None:
+            params["rope_theta"] = theta
+        setattr(c, attr, params)
+        c.max_position_embeddings = over["max_position_embeddings"]
+    return cfg
+
+
+def window(resolved: ResolvedModel, rope: RopeScaling | None) -> int:
+    """The context window a loaded model runs at: the rope-scaled one when scaling is on."""
+    return rope.max_position_embeddings if rope is not None else resolved.max_context
+
+
+def load_model_and_tokenizer(spec: str | ResolvedModel, *, dtype: str = "float32", device: str = "cpu",
+                             rope: RopeScaling | None = None):
     """(model in eval mode, tokenizer, ResolvedModel) for trainers and tools that need the raw objects."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -25,7 +54,8 @@ def load_model_and_tokenizer(spec: str | ResolvedModel, *, dtype: str = "float32
     resolved = spec if isinstance(spec, ResolvedModel) else resolve_model(spec)
     try:
         tok = AutoTokenizer.from_pretrained(str(resolved.path))
-        model = AutoModelForCausalLM.from_pretrained(str(resolved.path), dtype=torch_dtype(dtype))
+        extra = {"config": scaled_config(resolved.path, rope)} if rope is not None else {}
+        model = AutoModelForCausalLM.from_pretrained(str(resolved.path), dtype=torch_dtype(dtype), **extra)
     except (OSError, ValueError, KeyError) as e:
         raise CtxbenchError(f"model {resolved.spec!r}: could not load {resolved.path}: {e}") from None
     if tok.pad_token_id is None:
@@ -75,4 +105,5 @@ def apply_torch_options(options: BackendOptions) -> None:
         raise CtxbenchError(f"device {options.device!r} asked for, but torch sees no CUDA device")
 
 
-__all__ = ["apply_torch_options", "load_model_and_tokenizer", "progress_fn", "row_seed", "stop_and_pad_ids"]
+__all__ = ["apply_torch_options", "load_model_and_tokenizer", "progress_fn", "row_seed", "scaled_config",
+           "stop_and_pad_ids", "window"]

@@ -19,6 +19,7 @@ import torch
 
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import Completion, GenConfig, Prompt
+from ctxbench.models.chat import TemplateConfig, apply_chat, family_of_owner, with_system
 from ctxbench.models.hf import decode as hf_decode
 from ctxbench.models.hf.common import (
     apply_torch_options,
@@ -26,6 +27,7 @@ from ctxbench.models.hf.common import (
     progress_fn,
     row_seed,
     stop_and_pad_ids,
+    window,
 )
 from ctxbench.models.options import BackendOptions
 from ctxbench.models.presets.registry import ResolvedModel
@@ -42,19 +44,22 @@ def prompt_text(prompt: Prompt) -> str:
     return "".join(p["value"] for p in prompt.parts)
 
 
-def render_with(tokenizer, prompt: Prompt) -> str:
-    """Chat template (the history, then the user turn, generation prompt, thinking off where the
-    template supports it) when the tokenizer has one, else the plain text; then the assistant
-    prefill. Without a template a conversation with history is written as a transcript with role
-    labels ("system: ...", "user: ...", "assistant:"), since a base model has no turn markers."""
-    text = prompt_text(prompt)
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(
-            prompt.messages(text), tokenize=False, add_generation_prompt=True, enable_thinking=False,
-        )
-    elif prompt.history:
-        text = "".join(f"{m['role']}: {m['content']}\n\n" for m in prompt.history) + f"user: {text}\n\nassistant:"
-    return text + prompt.prefill
+def render_with(tokenizer, prompt: Prompt, template: TemplateConfig | None = None) -> str:
+    """Chat template (the history, then the user turn, generation prompt, thinking as the template
+    config says: `prompt.template`, else `template`, else the family default; ctxbench.models.chat)
+    when the tokenizer or the override has one, else the plain text; then the template's assistant
+    prefix and the prompt's prefill. Without a template a conversation with history (or a system
+    prompt) is written as a transcript with role labels ("system: ...", "user: ...", "assistant:"),
+    since a base model has no turn markers."""
+    tpl = (prompt.template or template or TemplateConfig()).for_family(family_of_owner(tokenizer))
+    text = prompt_text(prompt) + tpl.suffix
+    messages = with_system(prompt.messages(text), tpl.system)
+    chat = apply_chat(tokenizer, messages, tpl)
+    if chat is not None:
+        text = chat
+    elif len(messages) > 1:
+        text = "".join(f"{m['role']}: {m['content']}\n\n" for m in messages[:-1]) + f"user: {text}\n\nassistant:"
+    return text + tpl.prefix + prompt.prefill
 
 
 def kv_bytes_per_token(model) -> int:
@@ -90,18 +95,19 @@ class TextSide:
     tokenizer: Any
     max_context_tokens: int
     eos_ids: set[int]
+    template: TemplateConfig | None = None  # the rendering of prompts that name none (BackendOptions.template)
     truncated: int = 0  # prompts/contexts cut from the left over this backend's life
     _cut: int = 0
 
     @property
     def chat(self) -> bool:
-        return bool(getattr(self.tokenizer, "chat_template", None))
+        return bool(getattr(self.tokenizer, "chat_template", None) or (self.template and self.template.override))
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def render(self, prompt: Prompt) -> str:
-        return render_with(self.tokenizer, prompt)
+        return render_with(self.tokenizer, prompt, self.template)
 
     def _encode_many(self, texts: Sequence[str]) -> list[list[int]]:
         """Rendered chat text already carries its special tokens; plain text gets the tokenizer's
@@ -172,9 +178,10 @@ class HFBackend(TextSide):
 
     def __init__(self, model, tokenizer, *, identity: str, max_context: int, batch_size: int = 8,
                  decode_batch: int = 64, kv_cache_gb: float = 2.0,
-                 progress: bool | Callable[[int], Any] | None = None):
+                 progress: bool | Callable[[int], Any] | None = None, template: TemplateConfig | None = None):
         self.model = model.eval()
         self.tokenizer = tokenizer
+        self.template = template
         self.identity = identity
         self.max_context_tokens = int(max_context)
         self.batch_size = int(batch_size)  # prompts prefilled / contexts scored together
@@ -189,10 +196,11 @@ class HFBackend(TextSide):
     def load(cls, resolved: ResolvedModel, options: BackendOptions = BackendOptions(),
              progress: bool | Callable[[int], Any] | None = None) -> "HFBackend":
         apply_torch_options(options)
-        model, tok, resolved = load_model_and_tokenizer(resolved, dtype=options.dtype, device=options.device)
-        return cls(model, tok, identity=resolved.identity, max_context=resolved.max_context,
+        model, tok, resolved = load_model_and_tokenizer(resolved, dtype=options.dtype, device=options.device,
+                                                        rope=options.rope_scaling)
+        return cls(model, tok, identity=resolved.identity, max_context=window(resolved, options.rope_scaling),
                    batch_size=options.batch_size, decode_batch=options.decode_batch,
-                   kv_cache_gb=options.kv_cache_gb, progress=progress)
+                   kv_cache_gb=options.kv_cache_gb, progress=progress, template=options.template)
 
     def _decode_text(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)

@@ -32,9 +32,17 @@ import torch
 
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import Completion, GenConfig, Prompt
-from ctxbench.models.hf.common import apply_torch_options, progress_fn, row_seed, stop_and_pad_ids
+from ctxbench.models.chat import TemplateConfig
+from ctxbench.models.hf.common import (
+    apply_torch_options,
+    progress_fn,
+    row_seed,
+    scaled_config,
+    stop_and_pad_ids,
+    window,
+)
 from ctxbench.models.multimodal import image_paths, lm_eval_split, placeholder_for, render_prompt
-from ctxbench.models.options import BackendOptions, torch_dtype
+from ctxbench.models.options import BackendOptions, RopeScaling, torch_dtype
 from ctxbench.models.presets.registry import ResolvedModel, resolve_model
 from ctxbench.sources.images import load_image
 
@@ -103,7 +111,8 @@ def load_processor(path: str | Path):
     return proc
 
 
-def load_vlm(spec: str | ResolvedModel, *, dtype: str = "float32", device: str = "cpu"):
+def load_vlm(spec: str | ResolvedModel, *, dtype: str = "float32", device: str = "cpu",
+             rope: RopeScaling | None = None):
     """(model in eval mode, processor, ResolvedModel) for a VLM checkpoint (trainers use this too)."""
     from transformers import AutoModelForImageTextToText
     from transformers.utils import logging as hf_logging
@@ -112,7 +121,8 @@ def load_vlm(spec: str | ResolvedModel, *, dtype: str = "float32", device: str =
     resolved = spec if isinstance(spec, ResolvedModel) else resolve_model(spec)
     processor = load_processor(resolved.path)
     try:
-        model = AutoModelForImageTextToText.from_pretrained(str(resolved.path), dtype=torch_dtype(dtype))
+        extra = {"config": scaled_config(resolved.path, rope)} if rope is not None else {}
+        model = AutoModelForImageTextToText.from_pretrained(str(resolved.path), dtype=torch_dtype(dtype), **extra)
     except (OSError, ValueError, KeyError) as e:
         raise CtxbenchError(f"model {resolved.spec!r}: could not load {resolved.path}: {e}") from None
     tok = processor.tokenizer
@@ -142,8 +152,9 @@ class HFVLMBackend:
     name = "hf"
 
     def __init__(self, model, processor, *, identity: str, max_context: int, batch_size: int = 8,
-                 progress: bool | Callable[[int], Any] | None = None):
+                 progress: bool | Callable[[int], Any] | None = None, template: TemplateConfig | None = None):
         self.model = model.eval()
+        self.template = template  # the rendering of prompts that name none (BackendOptions.template)
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.identity = identity
@@ -162,9 +173,10 @@ class HFVLMBackend:
              progress: bool | Callable[[int], Any] | None = None) -> HFVLMBackend:
         options = options or BackendOptions()
         apply_torch_options(options)
-        model, processor, resolved = load_vlm(resolved, dtype=options.dtype, device=options.device)
-        return cls(model, processor, identity=resolved.identity, max_context=resolved.max_context,
-                   batch_size=options.batch_size, progress=progress)
+        model, processor, resolved = load_vlm(resolved, dtype=options.dtype, device=options.device,
+                                              rope=options.rope_scaling)
+        return cls(model, processor, identity=resolved.identity, max_context=window(resolved, options.rope_scaling),
+                   batch_size=options.batch_size, progress=progress, template=options.template)
 
     # ------------------------------------------------------------ text side
 
@@ -173,7 +185,8 @@ class HFVLMBackend:
 
     def render(self, prompt: Prompt) -> str:
         owner = self.processor if getattr(self.processor, "chat_template", None) else self.tokenizer
-        return render_prompt(owner, prompt.parts, prompt.prefill, getattr(prompt, "history", ()), self.placeholder)
+        return render_prompt(owner, prompt.parts, prompt.prefill, getattr(prompt, "history", ()), self.placeholder,
+                             prompt.template or self.template)
 
     def _encode(self, texts: Sequence[str], images: Sequence[Sequence[str]], padding_side: str = "left"):
         """Processor outputs for rows of (text, image paths), left-padded, on the model's device."""
