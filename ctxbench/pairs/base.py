@@ -10,6 +10,14 @@ choice mode, reads the log-probabilities of the options as continuations. Both p
 the higher score, ties to A (`pick_letter`; the harness still has the same argmax inline), and
 `score_choice` scores the picked letter.
 
+A pair may also carry its A/B prompt verbatim (`prompt`, with the correct `letter`): the paper's
+released contrastive data (ctxbench.pairs.released) is pre-rendered, one user message holding the
+issue, the reference patch and both trajectories, or a choose-image problem with two `<image>`
+markers. Such a prompt is used as it is, in its authored option order (the paper's files fix it), by
+every consumer of `choice_prompt`/`choice_parts`; its contexts live inside the prompt. `prefill` is
+text put after the assistant header before the letter (the released Klear recipe: "The correct option
+is"); "" means none, and the per-model default belongs to the chat-template settings.
+
 A context is text (trajectory pairs) or a tuple of message parts (`{"type": "image", "value": PATH}`
 and text parts; image pairs). Text pairs render exactly as before; pairs with part contexts render
 as parts ("Image A: <image> Image B: <image> ... Which image supports this answer?") that the VLM
@@ -37,6 +45,7 @@ LETTERS = ("A", "B")
 CHOICE_INSTRUCTION = "Output A or B directly."
 _FIELDS = ("pair_id", "domain", "split", "source", "query", "answer", "ctx_pos", "ctx_neg")
 _CTX = ("ctx_pos", "ctx_neg")
+_VERBATIM = ("prompt", "letter", "prefill")   # optional; written and hashed only when set
 Part = dict              # {"type": "text" | "image", "value": str}
 Context = Any            # str (text) or tuple[Part, ...] (message parts)
 
@@ -49,6 +58,9 @@ class Pair:
     source: where the pair came from (builder name + source item), for provenance and drill-down.
     meta:   JSON-serialisable extras (the confounder's answer, the edit that was made ...).
     ctx_pos/ctx_neg: text, or a tuple of message parts (image pairs).
+    prompt/letter: the A/B prompt verbatim (text or parts) and its correct letter; None = rendered
+      from (query, answer, ctx_pos, ctx_neg) by `choice_prompt`.
+    prefill: assistant text before the letter ("" = none).
     """
 
     pair_id: str
@@ -60,11 +72,26 @@ class Pair:
     ctx_pos: Context
     ctx_neg: Context
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    prompt: Context | None = None
+    letter: str = ""
+    prefill: str = ""
+
+    def __post_init__(self):
+        if (self.prompt is None) != (self.letter == ""):
+            raise ValueError(f"pair {self.pair_id!r}: a verbatim prompt needs its letter and a letter needs a prompt")
+        if self.prompt is not None and self.letter not in LETTERS:
+            raise ValueError(f"pair {self.pair_id!r}: letter must be A or B, not {self.letter!r}")
+
+    @property
+    def verbatim(self) -> bool:
+        """True when the A/B prompt is stored as authored (released data) rather than rendered here."""
+        return self.prompt is not None
 
     @property
     def has_parts(self) -> bool:
         """True when a context is message parts (an image pair) rather than text."""
-        return not (isinstance(self.ctx_pos, str) and isinstance(self.ctx_neg, str))
+        return not (isinstance(self.ctx_pos, str) and isinstance(self.ctx_neg, str)
+                    and (self.prompt is None or isinstance(self.prompt, str)))
 
     @property
     def image_paths(self) -> list[str]:
@@ -98,8 +125,11 @@ def choice_prompt(pair: Pair, pos_first: bool) -> tuple[Any, str]:
     `pos_first` puts C+ as option A; callers randomise it per pair to remove position bias. The prompt
     ends with the instruction so that, after the chat template (or directly, for template-less
     models), the next token is the letter. Text pairs give a string; pairs whose contexts are message
-    parts give a tuple of parts (see `choice_parts`).
+    parts give a tuple of parts (see `choice_parts`). A verbatim pair gives its own prompt and letter
+    whatever `pos_first` says (the option order is authored in the data).
     """
+    if pair.verbatim and isinstance(pair.prompt, str):
+        return pair.prompt, pair.letter
     if pair.has_parts:
         return choice_parts(pair, pos_first)
     first, second = (pair.ctx_pos, pair.ctx_neg) if pos_first else (pair.ctx_neg, pair.ctx_pos)
@@ -119,6 +149,8 @@ def choice_parts(pair: Pair, pos_first: bool) -> tuple[tuple[Part, ...], str]:
     `choice_prompt`'s string). With image contexts the options read "Image A: <image>" (the paper's
     choose-image prompt has one image placeholder per option); mixed contexts read "Context A: ...".
     """
+    if pair.verbatim:
+        return _as_parts(pair.prompt), pair.letter
     letter = "A" if pos_first else "B"
     if not pair.has_parts:
         return (_text(choice_prompt(pair, pos_first)[0]),), letter
@@ -164,16 +196,31 @@ def score_choice(completion: str, correct_letter: str):
 
 def pair_fingerprint(pairs: Iterable[Pair]) -> str:
     """Content hash of a pair list (order-sensitive): goes into the trainer's data fingerprint."""
-    return stable_hash([{k: (context_key(getattr(p, k)) if k in _CTX else getattr(p, k)) for k in _FIELDS}
-                        for p in pairs])
+    return stable_hash([{**{k: (context_key(getattr(p, k)) if k in _CTX else getattr(p, k)) for k in _FIELDS},
+                         **_verbatim_fields(p, context_key)} for p in pairs])
+
+
+def _verbatim_fields(p: Pair, ctx=lambda c: c) -> dict:
+    """The optional verbatim fields that are set (none for a rendered pair: its files and hashes stay as
+    they were before these fields existed)."""
+    out: dict[str, Any] = {}
+    if p.prompt is not None:
+        out["prompt"], out["letter"] = ctx(p.prompt), p.letter
+    if p.prefill:
+        out["prefill"] = p.prefill
+    return out
 
 
 def save_pairs(path: str | os.PathLike, pairs: Iterable[Pair]) -> Path:
     """Write pairs as JSONL atomically (core.atomic: unique temporary name, fsync, rename, fsync the folder)."""
     path = Path(path)
     with atomic_file(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(asdict(p), ensure_ascii=False, sort_keys=True) + "\n" for p in pairs)
+        f.writelines(json.dumps(_row(p), ensure_ascii=False, sort_keys=True) + "\n" for p in pairs)
     return path
+
+
+def _row(p: Pair) -> dict:
+    return {**{k: v for k, v in asdict(p).items() if k not in _VERBATIM}, **_verbatim_fields(p)}
 
 
 def load_pairs(path: str | os.PathLike) -> list[Pair]:
@@ -188,7 +235,7 @@ def load_pairs(path: str | os.PathLike) -> list[Pair]:
         missing = [k for k in _FIELDS if k not in row]
         if missing:
             raise DataError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
-        unknown = set(row) - set(_FIELDS) - {"meta"}
+        unknown = set(row) - set(_FIELDS) - {"meta", *_VERBATIM}
         if unknown:
             raise DataError(f"{path}:{lineno}: unknown field(s) {', '.join(sorted(unknown))}")
         bad = [k for k in _FIELDS if k not in _CTX and not isinstance(row[k], str)]
@@ -196,7 +243,8 @@ def load_pairs(path: str | os.PathLike) -> list[Pair]:
             raise DataError(f"{path}:{lineno}: field(s) {', '.join(bad)} must be strings")
         for k in _CTX:
             row[k] = _load_context(row[k], f"{path}:{lineno}: {k}", path.parent)
-        if row["ctx_pos"] == row["ctx_neg"]:
+        extra = _load_verbatim(row, f"{path}:{lineno}", path.parent)
+        if "prompt" not in extra and row["ctx_pos"] == row["ctx_neg"]:  # a verbatim prompt holds its contexts
             raise DataError(f"{path}:{lineno}: pair {row['pair_id']!r} has identical contexts")
         if row["pair_id"] in seen:
             pid = row["pair_id"]
@@ -205,7 +253,24 @@ def load_pairs(path: str | os.PathLike) -> list[Pair]:
         meta = row.get("meta") or {}
         if not isinstance(meta, dict):
             raise DataError(f"{path}:{lineno}: meta must be an object")
-        out.append(Pair(**{k: row[k] for k in _FIELDS}, meta=meta))
+        out.append(Pair(**{k: row[k] for k in _FIELDS}, meta=meta, **extra))
+    return out
+
+
+def _load_verbatim(row: dict, where: str, base: Path) -> dict:
+    """The optional verbatim fields of a stored row, checked: a prompt (text or parts) with letter A|B,
+    a string prefill."""
+    out: dict[str, Any] = {}
+    if ("prompt" in row) != ("letter" in row):
+        raise DataError(f"{where}: a verbatim prompt needs its letter and a letter needs a prompt")
+    if "prompt" in row:
+        if row["letter"] not in LETTERS:
+            raise DataError(f"{where}: letter must be A or B, got {row['letter']!r}")
+        out["prompt"], out["letter"] = _load_context(row["prompt"], f"{where}: prompt", base), row["letter"]
+    if "prefill" in row:
+        if not isinstance(row["prefill"], str):
+            raise DataError(f"{where}: prefill must be a string")
+        out["prefill"] = row["prefill"]
     return out
 
 

@@ -14,8 +14,8 @@ from ctxbench.ablation.spec import load_spec
 from ctxbench.benchmarks import SUITES
 from ctxbench.cli import main
 from ctxbench.core.errors import CtxbenchError
-from ctxbench.pairs.domains import pairs_config
-from ctxbench.pairs.image.build import ImagePairsConfig
+from ctxbench.core.config import load_config
+from ctxbench.pairs.released import ReleasedPairsConfig
 
 SPEC = Path(__file__).resolve().parents[2] / "ablations" / "paper-multimodal.toml"
 
@@ -37,8 +37,9 @@ def test_spec_validates_with_the_paper_hyperparameters():
     assert (c.prompts_per_step, c.ppo_mini_batches, c.epochs, c.precision) == (256, 4, 3, "bf16")
     assert c.data.tasks == ("easyr1-qa",) and c.data.pair_share == pytest.approx(7000 / 45000)
     assert c.data.total_instances == 0 and c.data.data_paths["easyr1-qa"].endswith("ContextRL_Multimodal_Qwen2.5_VL")
-    pc = pairs_config(spec.pairs)
-    assert isinstance(pc, ImagePairsConfig) and pc.min_cos == 0.85 and round(pc.max_pairs * (1 - pc.heldout_frac)) == 7000
+    pc = load_config(ReleasedPairsConfig, spec.pairs)  # the released choose-image rows of the same dataset
+    assert pc.format == "easyr1" and pc.file == c.data.data_paths["easyr1-qa"] and pc.heldout_frac == 0.0
+    assert (c.data.task_split, c.data.budget, c.data.da_rl_mix) == ("all", "equal-total-repeat", "pool")
     ev = spec.eval
     assert ev.suite == "paper-vqa" and ev.split == "all" and ev.probe and ev.probe_limit == 400
     assert sorted(ev.data) == sorted(SUITES["paper-vqa"])  # every benchmark has its data folder
@@ -47,7 +48,7 @@ def test_spec_validates_with_the_paper_hyperparameters():
 def test_job_graph_is_pairs_four_arms_and_five_scorings():
     spec = load_spec(SPEC)
     jobs, handles = build_jobs(spec)
-    assert handles["warmup"] is None and handles["pairs"].inputs["pairs"]["domain"] == "image"
+    assert handles["warmup"] is None and handles["pairs"].inputs["pairs"]["format"] == "easyr1"
     assert sorted(handles["train"]) == sorted((a, 0) for a in spec.arms)
     assert len(jobs) == len(handles["eval"]) == 5  # base + four arms
     assert all(j.deps == [handles["pairs"]] for j in handles["train"].values())

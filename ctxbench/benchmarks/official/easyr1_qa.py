@@ -12,11 +12,16 @@ image_key `images`), one row per problem, in .parquet (a file, or a folder of sh
     problem  the question; each `<image>` marks where the next image goes (`prompt` is accepted too)
     answer   the reference answer: a number, an expression, an option letter, a word or phrase
     images   a list of images: {"bytes": ..., "path": ...} (the HF Image feature in Parquet), raw bytes,
-             or a path relative to the data file's folder; absent or empty for a text-only row
+             or a path inside the data file's folder (relative to it; a path outside is refused); absent or
+             empty for a text-only row
 
-Which rows: EasyR1's "regular" loader (the GRPO stream) keeps rows with at most one image; rows with
-two images and an A/B answer are the choose-image (context-selection) rows that feed the ContextRL loss
-instead. This adapter keeps the regular rows and counts the others (`last_skipped`). The prompt is the
+Which rows (EasyR1's dataset.py filters, `row_kind`): a row with at most one image is a "regular" QA row
+(the GRPO stream); a row with more than one image and the answer exactly "A" or "B" is a choose-image
+(context-selection) row, read as a contrastive pair by ctxbench.pairs.released.easyr1 (`ctxbench pairs
+import`). A row that is neither (several images, another answer) is an error naming its file and row:
+EasyR1 drops such rows from both loaders silently, which would shrink the budget unnoticed. This
+adapter keeps the QA rows and counts the choose-image rows it leaves to the pair reader
+(`last_skipped`). The prompt is the
 problem cut at its `<image>` markers (images first when it has none) plus the reasoning-format
 instruction the paper's Qwen2.5-VL template adds (think, then answer inside <answer></answer>).
 
@@ -82,6 +87,7 @@ class Row:
     problem: str
     answer: str
     digests: list[str]   # sha256 of each image's bytes (= its key in the image store)
+    kind: str = "qa"     # "qa" | "choose-image" (row_kind)
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -139,7 +145,10 @@ def image_bytes(ref: Any, folder: Path, where: str) -> bytes:
         return bytes(ref)
     if isinstance(ref, str):
         p = Path(ref)
-        p = p if p.is_absolute() else folder / p
+        p = (p if p.is_absolute() else folder / p).resolve()
+        if not p.is_relative_to(folder.resolve()):
+            raise DataError(f"{where}: image path {ref!r} is outside the data file's folder ({folder}); refusing "
+                            "to open it")
         if not p.is_file():
             raise DataError(f"{where}: image file {ref!r} not found (looked at {p})")
         return p.read_bytes()
@@ -178,10 +187,25 @@ def read_rows(files: list[Path]) -> list[Row]:
             marks = problem.count("<image>")
             if marks and marks != len(digests):
                 raise DataError(f"{where}: {key} has {marks} <image> marker(s) but the row has {len(digests)} image(s)")
-            out.append(Row(where, fi, pos, problem, _gold(answer), digests))
+            kind = row_kind(len(digests), answer, where)
+            if kind == "choose-image" and (len(digests) != 2 or marks != 2):
+                raise DataError(f"{where}: a choose-image row needs exactly 2 images and 2 <image> markers, "
+                                f"got {len(digests)} and {marks}")
+            out.append(Row(where, fi, pos, problem, _gold(answer), digests, kind))
     if not out:
         raise DataError(f"{', '.join(map(str, files))}: no rows")
     return out
+
+
+def row_kind(n_images: int, answer: Any, where: str) -> str:
+    """EasyR1's split of one mixed file: "qa" (at most one image: data_type "regular") or "choose-image"
+    (more than one image and the answer exactly "A" or "B"); anything else is an error."""
+    if n_images <= 1:
+        return "qa"
+    if answer in ("A", "B"):
+        return "choose-image"
+    raise DataError(f"{where}: {n_images} images but answer {answer!r}: neither a QA row (at most one image) nor a "
+                    "choose-image row (several images, answer exactly A or B)")
 
 
 def _gold(answer: Any) -> str:
@@ -297,7 +321,7 @@ class EasyR1QA(Benchmark):
     gen: ClassVar[GenSpec] = GenSpec(mode="generate", max_new_tokens=4096)  # the paper's max_response_length
 
     def __init__(self):
-        self.last_skipped = 0   # choose-image / multi-image rows left out by the last load
+        self.last_skipped = 0   # choose-image rows left to the pair reader by the last load
 
     def data_status(self) -> DataStatus:
         return SOURCE.status()
@@ -305,11 +329,11 @@ class EasyR1QA(Benchmark):
     def load(self, ctx: LoadContext, limit: int | None = None) -> list[Item]:
         files = data_files(SOURCE.locate(ctx.data_path))
         rows = read_rows(files)
-        keep = [r for r in rows if len(r.digests) <= 1]
+        keep = [r for r in rows if r.kind == "qa"]
         self.last_skipped = len(rows) - len(keep)
         if not keep:
-            raise DataError(f"{files[0]}: no single-image QA rows ({len(rows)} rows, all with several images). "
-                            f"{SOURCE.hint()}")
+            raise DataError(f"{files[0]}: no single-image QA rows ({len(rows)} rows, all choose-image rows: "
+                            f"`ctxbench pairs import` reads those). {SOURCE.hint()}")
         seen: dict[str, int] = {}
         ids = []
         for r in keep:
@@ -342,4 +366,6 @@ __all__ = [
     "prompt_parts",
     "read_rows",
     "reply_answer",
+    "row_kind",
+    "store_images",
 ]
