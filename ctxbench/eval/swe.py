@@ -175,6 +175,96 @@ def harness_dataset(data: str, bench, workdir: Path) -> Path:
     return out
 
 
+# ------------------------------------------------------------------------------------------ in an ablation
+
+
+def agentic_eval(model: str, benchmarks: list[str], data: dict[str, str], root: Path, *, split: str = "test",
+                 limit: int | None = None, max_new_tokens: int | None = None, name: str = "",
+                 labels: dict | None = None, backend=None, progress: bool = True) -> dict:
+    """SWE-bench as `run-ablation` scores it: the agent loop (ctxbench.envs.swe.agent, the paper's
+    mini-swe-agent settings: 125 steps, 60 s commands, T 0.6 / top_p 0.95, 4,096 tokens a turn unless
+    `max_new_tokens`) on each selected instance, then its verdict: the official harness where it can
+    run, else the local approximation (ctxbench.envs.swe.reward; always for generated task sets), named
+    in the run's config as `swe_reward`. One run (kind "eval", `labels` as columns), one sample shard per
+    instance, so a killed job resumes at the next instance. Returns {run_id, ckpt_id, acc}."""
+    from ctxbench.benchmarks.base import split_of
+    from ctxbench.core.config import config_hash
+    from ctxbench.core.versions import lib_versions_json
+    from ctxbench.envs.swe.reward import check_local_tests, local_verdict, reward_mode
+    from ctxbench.envs.swe.tasks import repos_dir, resolve_data_path
+    from ctxbench.eval.rows import bench_item_row, bench_sample_key, run_row, sample_row
+    from ctxbench.models.base import GenConfig
+    from ctxbench.store.shards import read_keys, read_table, write_shard
+
+    benches = [_bench(b) for b in benchmarks]
+    if backend is None:
+        from ctxbench.models import loader
+
+        backend = loader.load_backend(model)
+    run_cfg = SweRunConfig(data="", repos="", model=model)
+    gen = GenConfig(max_new_tokens=max_new_tokens or run_cfg.max_new_tokens, temperature=run_cfg.temperature,
+                    top_p=run_cfg.top_p, seed=run_cfg.seed)
+    agent = run_cfg.agent()
+    try:
+        sb.require_harness()
+        harness_ok = True
+    except CtxbenchError:
+        harness_ok = False
+    selected = []
+    for bench in benches:
+        path = resolve_data_path(data.get(bench.name))
+        items = [it for it in bench.load(LoadContext(data_path=path)) if split == "all" or split_of(it) == split]
+        items = spread_subset(items, limit)  # type: ignore[arg-type]
+        if not items:
+            raise CtxbenchError(f"benchmark {bench.name!r} produced no items (split={split})")
+        insts = {r["instance_id"]: r for r in sb.read_instances(bench.SRC.locate(path), bench.SRC)}
+        mode = reward_mode("auto", harness_ok, any(insts[it.item_id].get("ctxbench_generated") for it in items))
+        selected.append((bench, items, insts, repos_dir(bench.SRC.locate(path)), mode))
+    resolved = {"model": model, "benchmarks": [b.key for b in benches], "split": split, "gen": asdict(gen),
+                "agent": asdict(agent), "swe_reward": {b.name: m for b, *_, m in selected}, "labels": labels or {}}
+    chash = config_hash(resolved)
+    run_id = "eval-" + stable_hash([backend.identity, chash], 16)
+    lib = lib_versions_json()
+    run = dict(kind="eval", name=name or model, model=model, ckpt_id=backend.identity, config_hash=chash,
+               config=resolved, lib_versions=lib, **(labels or {}))
+    write_shard(root, "runs", [run_row(run_id, status="started", **run)], name=f"{run_id}-0start")
+    done = set(read_keys(root, "samples", run_id))
+    chat = backend_chat(backend, gen)
+    acc = {}
+    for bench, items, insts, repos, mode in selected:
+        write_shard(root, "items", [bench_item_row(bench, it) for it in items], name=f"{run_id}-items-{bench.name}")
+        for k, it in enumerate(items, 1):
+            inst = insts[it.item_id]
+            key = bench_sample_key(run_id, bench, it)
+            if key in done:
+                continue
+            with checkout(repos, inst["repo"], inst["base_commit"]) as wt:
+                res = run_agent(inst["problem_statement"], chat, wt, agent)
+            patch, error = res.patch, None
+            if not patch.strip():
+                ok, error = False, f"no submission ({res.exit_status})"
+            elif mode == "harness":
+                ok = bench.score(it, patch).correct
+            else:
+                check_local_tests(inst)
+                verdict = local_verdict(inst, patch, repos, agent)
+                ok, error = verdict.resolved, verdict.error
+            write_shard(root, "samples", [sample_row(
+                run_id=run_id, ckpt_id=backend.identity, benchmark=bench.name, version=bench.version,
+                item_id=it.item_id, prompt_hash=it.prompt_hash, config_hash=chash, lib_versions=lib, output=patch,
+                extracted=patch or None, correct=ok, score=float(ok), parse_ok=bool(patch.strip()),
+                verdict="official" if mode == "harness" else "semantic", error=error)],
+                name=f"{run_id}-{bench.name}-{key[:12]}")
+            if progress:
+                print(f"[{bench.name} {k}/{len(items)}] {it.item_id}: {res.exit_status} after {res.steps} steps, "
+                      f"{'resolved' if ok else 'unresolved'} ({mode})", flush=True)
+        df = read_table(root, "samples", {"run_id": run_id})
+        df = df[df["benchmark"] == bench.name].drop_duplicates("key")
+        acc[bench.name] = float(df["correct"].mean()) if len(df) else float("nan")
+    write_shard(root, "runs", [run_row(run_id, status="complete", **run)], name=f"{run_id}-1complete")
+    return {"run_id": run_id, "ckpt_id": backend.identity, "acc": acc}
+
+
 # ------------------------------------------------------------------------------------------ import
 
 
@@ -265,5 +355,5 @@ def store_import(root: Path, preds, report, benchmark: str = "swe-bench-verified
                          total or bench.N, counts)
 
 
-__all__ = ["BENCHES", "ImportSummary", "SweRunConfig", "done_ids", "harness_dataset", "run_instances",
+__all__ = ["BENCHES", "ImportSummary", "SweRunConfig", "agentic_eval", "done_ids", "harness_dataset", "run_instances",
            "select_instances", "store_import"]

@@ -208,7 +208,7 @@ def test_agent_edits_and_submits_a_diff(repos):
     assert sys_msg["role"] == "system" and "exactly ONE bash code block" in sys_msg["content"]
     assert "add() subtracts instead of adding" in task["content"]
     obs1 = model.seen[1][-1]["content"]
-    assert "<returncode>0</returncode>" in obs1 and "return a - b" in obs1 and "9 of 10 steps left" in obs1
+    assert obs1 == "<returncode>0</returncode>\n<output>\ndef add(a, b):\n    return a - b\n</output>"  # no reminder
     assert "EXACTLY ONE action in triple backticks, found 2 actions" in model.seen[2][-1]["content"]
     assert "<output>\n5\n</output>" in model.seen[3][-1]["content"]
     clone = repos_dir / "acme__calc"
@@ -224,11 +224,14 @@ def test_sentinel_alone_still_submits_the_edits_and_step_limit(repos):
         res = run_agent("task", model, wt, CFG)
     assert res.exit_status == "submitted" and "+++ b/new.py" in res.patch and "+x = 1" in res.patch
     model = ScriptedModel([bash_reply("echo edit >> calc.py"), bash_reply("true"), bash_reply("true")])
-    cfg = AgentConfig(allow_host_shell=True, step_limit=3)
+    cfg = AgentConfig(allow_host_shell=True, step_limit=3, turn_reminder=True)  # the paper's RL-time reminder
     with checkout(repos_dir, "acme/calc", base) as wt:
         res = run_agent("task", model, wt, cfg)
     assert res.exit_status == "step_limit" and res.steps == 3 and res.patch == ""
-    assert "+edit" in res.diff_at_exit and "0 of 3 steps left" in res.messages[-1]["content"]
+    obs = [m["content"] for m in res.messages if m["role"] == "user"][1:]
+    assert obs[0].endswith("\nREMINDER: You have 2 turns left to arrive at the solution.")
+    assert obs[1].endswith("\nREMINDER: You only have 1 turn left. Please provide the final answer")
+    assert "+edit" in res.diff_at_exit and "REMINDER" not in obs[2]
 
 
 def test_command_timeout_and_long_output(repos):
@@ -238,7 +241,8 @@ def test_command_timeout_and_long_output(repos):
     cfg = AgentConfig(allow_host_shell=True, step_limit=5, command_timeout_s=0.5, max_output_chars=1000)
     with checkout(repos_dir, "acme/calc", base) as wt:
         res = run_agent("task", model, wt, cfg)
-    assert "timed out after 0.5 s" in model.seen[1][-1]["content"]
+    assert model.seen[1][-1]["content"].startswith("The last command <command>sleep 30</command> timed out and has "
+                                                   "been killed.\nThe output of the command was:")
     long_obs = model.seen[2][-1]["content"]
     assert "<output_head>\n1\n2\n" in long_obs and "19999\n20000\n" in long_obs.split("<output_tail>")[1] and "elided" in long_obs
     assert res.exit_status == "submitted" and res.patch == ""

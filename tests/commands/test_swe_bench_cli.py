@@ -152,7 +152,7 @@ def test_run_errors_before_any_model_loads(root, task, tmp_path, monkeypatch, ca
 
 def test_agent_stops_when_the_conversation_outgrows_the_window(task):
     _data, repos, inst = task
-    be = ScriptedChatBackend([bash_reply("cat calc.py")] * 5, max_context_tokens=500)
+    be = ScriptedChatBackend([bash_reply("cat calc.py")] * 5, max_context_tokens=1500)  # the prompt: ~1,330
     chat = backend_chat(be, GenConfig(max_new_tokens=64))
     with checkout(repos, inst["repo"], inst["base_commit"]) as wt:
         res = run_agent("task", chat, wt, AgentConfig(step_limit=5, allow_host_shell=True))

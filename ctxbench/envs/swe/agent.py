@@ -5,8 +5,9 @@ keeps the measured skill the model's and not the scaffold's. The loop here keeps
 - each model turn must hold exactly ONE ```bash block; otherwise a format-error message is the
   observation and the turn still counts;
 - each command runs in a fresh `bash -c` subprocess in the checkout, with a timeout (60 s in the
-  paper's config); the observation is the return code and the output (head and tail when long), plus a
-  reminder of how many steps are left;
+  paper's config); the observation is the return code and the output (head and tail when long), in
+  the paper's own texts (ctxbench.envs.swe.templates); `turn_reminder` adds the RL-time line "REMINDER:
+  You have N turns left" that the paper's training generator appends (off for evaluation, as there);
 - the agent submits by running `echo MINI_SWE_AGENT_FINAL_OUTPUT && git add -A && git diff --cached`
   (the newer sentinel COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT is accepted too). We then compute the
   patch ourselves with `git diff` against the base commit, so an agent that echoes the sentinel alone
@@ -41,75 +42,25 @@ from pathlib import Path
 
 from ctxbench.core.errors import CtxbenchError, DataError
 from ctxbench.envs import shell as shell_sandbox
+from ctxbench.envs.swe.templates import (
+    FORMAT_ERROR,
+    INSTANCE_TEMPLATE,
+    SUBMIT_COMMAND,
+    SYSTEM_TEMPLATE,
+    TIMEOUT_MESSAGE,
+    observation,
+    turn_reminder,
+)
 
 SENTINELS = ("MINI_SWE_AGENT_FINAL_OUTPUT", "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")
-SUBMIT_COMMAND = f"echo {SENTINELS[0]} && git add -A && git diff --cached"
 ACTION_RE = re.compile(r"```bash\s*\n(.*?)\n```", re.DOTALL)
-
-SYSTEM_TEMPLATE = """\
-You are a helpful assistant that can interact multiple times with a computer shell to solve programming tasks.
-Your response must contain exactly ONE bash code block with ONE command (or commands connected with && or ||).
-Include a THOUGHT section before your command where you explain your reasoning process.
-
-<format_example>
-THOUGHT: Your reasoning and analysis here
-
-```bash
-your_command_here
-```
-</format_example>"""
-
-INSTANCE_TEMPLATE = """\
-<pr_description>
-Consider the following PR description:
-{task}
-</pr_description>
-
-<instructions>
-You're a software engineer working in the repository in the current directory. Make changes to non-test
-files so that the issue in the PR description is fixed, in a way that is general and consistent with the
-codebase. Do not modify tests or configuration files (pyproject.toml, setup.cfg, ...).
-
-Work step by step: find and read the relevant code, reproduce the issue with a small script, edit the
-source, re-run the script, check edge cases.
-
-Rules:
-- Each response has a THOUGHT section and EXACTLY ONE ```bash block with ONE command (join several with && or ||).
-- Every command runs in a new subshell: `cd` and environment variables do not persist between commands.
-- Use non-interactive commands only (no vi or nano). Edit files with sed -i or cat <<'EOF' > file.
-- View parts of files with, e.g., nl -ba file.py | sed -n '10,20p'.
-
-When you are done and cannot make further progress, submit with exactly this command:
-
-```bash
-{submit}
-```
-
-You cannot continue working after submitting.
-</instructions>"""
-
-FORMAT_ERROR = """\
-Please always provide EXACTLY ONE action in triple backticks, found {n} actions.
-
-<response_example>
-THOUGHT: why you want to perform the action.
-
-```bash
-<action>
-```
-</response_example>
-
-If you have completed your assignment, submit with the command given in the first message."""
-
-TIMEOUT_MESSAGE = ("The command timed out after {timeout:g} s and was killed. Partial output:\n<output>\n{output}\n</output>\n"
-                   "Run commands that finish quickly (add timeouts, avoid interactive programs).")
-
 
 @dataclass(frozen=True)
 class AgentConfig:
     step_limit: int = 125            # model turns (paper: 125)
     command_timeout_s: float = 60.0  # per command (paper: 60)
     max_output_chars: int = 10_000   # longer outputs are shown as head + tail
+    turn_reminder: bool = False      # append the paper's RL-time "REMINDER: You have N turns left" line
     sandbox: bool = True             # run commands in ctxbench.envs.shell when it works here
     allow_host_shell: bool = False   # without the sandbox, run commands on this machine (explicit opt-in)
     memory_mb: int = 8192            # per-process address space inside the sandbox
@@ -162,19 +113,6 @@ def run_command(command: str, cwd: Path, timeout_s: float, env: dict[str, str]) 
         return -9, (out or b"").decode("utf-8", errors="replace"), True
 
 
-def observation(returncode: int, output: str, step: int, limit: int, max_chars: int) -> str:
-    if len(output) <= max_chars:
-        body = f"<returncode>{returncode}</returncode>\n<output>\n{output}</output>"
-    else:
-        half = max_chars // 2
-        body = (f"<returncode>{returncode}</returncode>\n<warning>\nThe output of your last command was too long. "
-                "Use head, tail, sed -n or a more selective grep, or redirect the output to a file and search it.\n"
-                f"</warning>\n<output_head>\n{output[:half]}\n</output_head>\n<elided_chars>\n"
-                f"{len(output) - 2 * half} characters elided\n</elided_chars>\n<output_tail>\n{output[-half:]}\n"
-                "</output_tail>")
-    return body + f"\n<steps_remaining>{limit - step} of {limit} steps left</steps_remaining>"
-
-
 def _git(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=check)
 
@@ -225,7 +163,7 @@ def run_agent(task: str, chat: ChatFn, workdir: Path, cfg: AgentConfig = AgentCo
         confined = run if cfg.sandbox and shell_sandbox.available()[0] else None
         base = _git(["rev-parse", "HEAD"], workdir).stdout.strip()
         messages = [{"role": "system", "content": SYSTEM_TEMPLATE},
-                    {"role": "user", "content": INSTANCE_TEMPLATE.format(task=task, submit=SUBMIT_COMMAND)}]
+                    {"role": "user", "content": INSTANCE_TEMPLATE.format(task=task)}]
         for step in range(1, cfg.step_limit + 1):
             try:
                 reply = chat(list(messages))
@@ -242,10 +180,11 @@ def run_agent(task: str, chat: ChatFn, workdir: Path, cfg: AgentConfig = AgentCo
                 patch = git_diff(workdir, base, confined)
                 return AgentResult("submitted", patch, step, patch, messages)
             if timed_out:
-                obs = TIMEOUT_MESSAGE.format(timeout=cfg.command_timeout_s, output=out[-cfg.max_output_chars:])
-                obs += f"\n<steps_remaining>{cfg.step_limit - step} of {cfg.step_limit} steps left</steps_remaining>"
+                obs = TIMEOUT_MESSAGE.format(command=actions[0], output=out[-cfg.max_output_chars:])
             else:
-                obs = observation(rc, out, step, cfg.step_limit, cfg.max_output_chars)
+                obs = observation(rc, out, cfg.max_output_chars)
+                if cfg.turn_reminder:
+                    obs += turn_reminder(cfg.step_limit - step)
             messages.append({"role": "user", "content": obs})
         return AgentResult("step_limit", "", cfg.step_limit, git_diff(workdir, base, confined), messages)
     finally:
