@@ -1,7 +1,8 @@
 """The one shared GRPO loop. Every arm runs this file; only the Objective object differs.
 
 One rollout step, top to bottom:
-  1. draw the task batch (prompts_per_step) and one pair batch per optimizer step, in EVERY arm;
+  1. draw the task batch (prompts_per_step) and the pair batch of each optimizer step (a fresh one per
+     step, or one per rollout step re-applied: `pair_draw`), in EVERY arm;
   2. sample G completions per prompt from the policy (KV cache, seeded per step), score each with
      the benchmark's own `score` (reward == metric), group-normalise the rewards into advantages;
   3. for each policy mini-batch (an optimizer step): micro-batched forward/backward of the clipped
@@ -21,9 +22,9 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import stable_hash
 from ctxbench.models.presets.registry import checkpoint_identity
 from trainers import checkpoint as ck
+from trainers.agentic import agentic_rollouts
 from trainers.config import TrainConfig, config_fingerprint, run_id_for
 from trainers.data import DataPools, Stream, build_pools, pos_first_for
 from trainers.losses import aggregate, aggregation_denominator, clipped_policy_loss, group_advantages, kl_k3
@@ -45,11 +47,12 @@ from trainers.modeling import (
     load_tokenizer,
     pad_id,
     render,
+    resolve_device,
     resolve_model_path,
 )
 from trainers.objectives import make_objective
 from trainers.rollout import make_rollouts
-from trainers.vision import VisionIO, is_vlm_path
+from trainers.vision import VisionIO, freeze_vision_tower, is_vlm_path
 
 
 @dataclass
@@ -112,6 +115,7 @@ class Trainer:
         cfg = self.cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)  # before anything loads: a 'cuda' run without CUDA fails here
         if cfg.warmup.enabled:
             from trainers.sft import warmup_sft
 
@@ -120,7 +124,7 @@ class Trainer:
         else:
             self.init_path, self.init_identity = resolve_model_path(cfg.model)
         if is_vlm_path(self.init_path):  # prompts (and their images) go through the checkpoint's processor
-            self.io = VisionIO.load(self.init_path)
+            self.io = VisionIO.load(self.init_path, cfg.vision.min_pixels, cfg.vision.max_pixels)
             self.tok = self.io.tokenizer
         else:
             self.tok = load_tokenizer(self.init_path)
@@ -128,7 +132,7 @@ class Trainer:
         self.pools: DataPools = build_pools(cfg, self.count_tokens, self.benchmarks)
         if self.io is None:
             self._check_text_only()
-        self.objective = make_objective(cfg.objective)
+        self.objective = make_objective(cfg.objective, cfg.template)
         self.expected = {
             "config_fingerprint": config_fingerprint(cfg),
             "objective_fingerprint": stable_hash(self.objective.fingerprint()),
@@ -146,7 +150,9 @@ class Trainer:
             state, meta = ck.load_state(found)
             ck.check_compatible(meta, self.expected, found)
             self.ref_path = Path(meta["ref_path"])
-        self.model = load_model(found or self.init_path)
+        self.model = load_model(found or self.init_path).to(self.device)  # before the optimizer sees it
+        if cfg.vision.freeze_tower and self.io is not None:  # before any stage trains (DA-SFT included)
+            freeze_vision_tower(self.model)
         o = cfg.optim
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps,
                                      weight_decay=o.weight_decay)
@@ -160,13 +166,14 @@ class Trainer:
                 self.save(0)
         self.ref = None
         if cfg.loss.kl_coef > 0:
-            self.ref = load_model(self.ref_path).eval()
+            self.ref = load_model(self.ref_path).eval().to(self.device)
             self.ref.requires_grad_(False)
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of a task prompt as the policy will see it (rendered with cfg.template, as prompt_ids)."""
         if self.io is not None:
-            return self.io.count_tokens(text)
-        return len(encode(self.tok, render(self.tok, text)))
+            return self.io.count_tokens(text, self.cfg.template)
+        return len(encode(self.tok, render(self.tok, text, template=self.cfg.template)))
 
     def _check_text_only(self) -> None:
         """Image prompts or image pairs need a vision-language policy: say so before training."""
@@ -209,12 +216,15 @@ class Trainer:
     # --------------------------------------------------------------------------------- one step
 
     def prompt_ids(self, p) -> list[int]:
+        """An RL prompt's token ids, rendered with the recipe's template (cfg.template: thinking, override,
+        system, suffix, prefix) exactly as the eval backends render it; cached per prompt key."""
         if p.key not in self._prompt_ids:
+            tpl = self.cfg.template
             if self.io is not None:
                 parts = p.parts or ({"type": "text", "value": p.text},)
-                self._prompt_ids[p.key], self._prompt_vision[p.key] = self.io.encode(parts, p.prefill)
+                self._prompt_ids[p.key], self._prompt_vision[p.key] = self.io.encode(parts, p.prefill, tpl)
             else:
-                self._prompt_ids[p.key] = encode(self.tok, render(self.tok, p.text, p.prefill))
+                self._prompt_ids[p.key] = encode(self.tok, render(self.tok, p.text, p.prefill, tpl))
         return self._prompt_ids[p.key]
 
     def prompt_vision(self, prompts) -> list | None:
@@ -222,15 +232,29 @@ class Trainer:
         return None if self.io is None else [self._prompt_vision.get(p.key) for p in prompts]
 
     def draw(self) -> tuple[list, list[list]]:
-        """This step's task prompts and one pair batch per optimizer step (identical in every arm)."""
+        """This step's task prompts and, per optimizer step, the pair batch it uses (identical in every
+        arm). pair_draw "per-update": a fresh batch for each optimizer step (SkyRL's ct_trainer);
+        "per-rollout-step": one batch for the whole rollout step, the same list at every optimizer step
+        (EasyR1 draws one choose-image batch per step and re-applies it in every PPO mini-batch)."""
         cfg = self.cfg
         tasks = [self.pools.tasks[i] for i, _ in self.task_stream.take(cfg.prompts_per_step)]
-        pair_batches = []
-        for _ in range(cfg.ppo_mini_batches):
+        n_draws = cfg.ppo_mini_batches if cfg.pair_draw == "per-update" else 1
+        batches = []
+        for _ in range(n_draws):
             drawn = self.pair_stream.take(cfg.pair_batch_size)
-            pair_batches.append([(self.pools.pairs[i], pos_first_for(cfg.seed, ep, self.pools.pairs[i].pair_id))
-                                 for i, ep in drawn])
-        return tasks, pair_batches
+            batches.append([(self.pools.pairs[i], pos_first_for(cfg.seed, ep, self.pools.pairs[i].pair_id))
+                            for i, ep in drawn])
+        return tasks, batches if n_draws == cfg.ppo_mini_batches else batches * cfg.ppo_mini_batches
+
+    def rl_pair_batches(self, pair_batches: list[list]) -> list[list]:
+        """The pairs that may become RL prompts (DA-RL's rl_extra) in each optimizer step. A batch that
+        is re-applied across the mini-batches (pair_draw "per-rollout-step") is spread over them
+        instead, so each drawn pair is rolled out once per step, as in the per-update draw."""
+        if self.cfg.pair_draw == "per-update":
+            return pair_batches
+        M, batch = len(pair_batches), pair_batches[0]
+        edges = [round(k * len(batch) / M) for k in range(M + 1)]
+        return [batch[edges[k]:edges[k + 1]] for k in range(M)]
 
     @torch.no_grad()
     def _logprobs_all(self, model, enc) -> torch.Tensor:
@@ -238,7 +262,7 @@ class Trainer:
         out = torch.zeros_like(enc.completion_mask)
         for rows in torch.arange(enc.group.shape[0]).split(self.cfg.micro_batch_size):
             sub = enc.rows(rows)
-            with autocast(self.cfg.precision):
+            with autocast(self.cfg.precision, model):
                 lp, _ = completion_logprobs(model, sub.prompt_ids, sub.prompt_mask, sub.group, sub.completion_ids,
                                             vision=sub.vision)
             out[rows, : lp.shape[1]] = lp.float().cpu()
@@ -249,18 +273,25 @@ class Trainer:
         t0 = time.perf_counter()
         tasks, pair_batches = self.draw()
         per_mb = cfg.prompts_per_step // M
-        mb_prompts = [tasks[k * per_mb:(k + 1) * per_mb] + self.objective.rl_extra(pair_batches[k]) for k in range(M)]
+        rl_pairs = self.rl_pair_batches(pair_batches)
+        mb_prompts = [tasks[k * per_mb:(k + 1) * per_mb] + self.objective.rl_extra(rl_pairs[k])
+                      for k in range(M)]
         prompts = [p for mb in mb_prompts for p in mb]
-        gen = torch.Generator().manual_seed(int(stable_hash(["rollout", cfg.seed, step], 12), 16))
+        dev = self.device
+        # on the model's device: the sampler draws its uniforms there (on the CPU the same stream as before)
+        gen = torch.Generator(device=dev).manual_seed(int(stable_hash(["rollout", cfg.seed, step], 12), 16))
         r = cfg.rollout
         prompt_ids = [self.prompt_ids(p) for p in prompts]
-        with autocast(cfg.precision):
-            ro = make_rollouts(self.model, self.tok, prompts, prompt_ids, G, r.max_new_tokens,
-                               generator=gen, temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, pad=self.pad,
-                               vision=self.prompt_vision(prompts))
+        with autocast(cfg.precision, self.model):
+            if any(p.env is not None for p in prompts):  # SWE tasks: the multi-turn agent loop
+                ro = agentic_rollouts(self, prompts, gen)
+            else:
+                ro = make_rollouts(self.model, self.tok, prompts, prompt_ids, G, r.max_new_tokens, generator=gen,
+                                   temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, pad=self.pad,
+                                   vision=self.prompt_vision(prompts))
         t_rollout = time.perf_counter() - t0
         enc, mask = ro.enc, ro.enc.completion_mask
-        adv = group_advantages(ro.rewards, G, cfg.loss.adv_scale)
+        adv = group_advantages(ro.rewards, G, cfg.loss.adv_scale).to(dev)
         old_all = self._logprobs_all(self.model, enc) if M > 1 else None
         ref_all = self._logprobs_all(self.ref, enc) if self.ref is not None else None
 
@@ -283,15 +314,16 @@ class Trainer:
             for micro in (live.split(cfg.micro_batch_size) if live.numel() else ()):
                 sub = enc.rows(micro)
                 T = sub.completion_ids.shape[1]
-                with autocast(cfg.precision):
+                with autocast(cfg.precision, self.model):
                     logp, _ = completion_logprobs(self.model, sub.prompt_ids, sub.prompt_mask, sub.group,
                                                   sub.completion_ids, vision=sub.vision)
-                m = sub.completion_mask
-                old = old_all[micro, :T] if old_all is not None else logp.detach()
+                m = sub.completion_mask.to(dev)
+                old = old_all[micro, :T].to(dev) if old_all is not None else logp.detach()
                 tok_loss, clipped = clipped_policy_loss(logp, old, adv[micro], cfg.loss.eps_low, cfg.loss.eps_high,
-                                                        cfg.loss.clip_ratio_c or None)
+                                                        cfg.loss.clip_ratio_c or None,
+                                                        cfg.loss.log_ratio_clamp)
                 if ref_all is not None:
-                    kl = kl_k3(logp, ref_all[micro, :T], cfg.loss.kl_clamp or None)
+                    kl = kl_k3(logp, ref_all[micro, :T].to(dev), cfg.loss.kl_clamp or None, cfg.loss.log_ratio_clamp)
                     tok_loss = tok_loss + cfg.loss.kl_coef * kl
                     sums["kl"] += float((kl.detach() * m).sum())
                 loss = aggregate(tok_loss, m, cfg.loss.agg, denom)
@@ -332,6 +364,7 @@ class Trainer:
             vals = [am[key] for am in aux_metrics if key in am]
             metrics[key] = float(np.mean(vals))
         metrics["task_batch_hash"] = float(int(stable_hash([p.key for p in tasks], 8), 16))
+        metrics.update(getattr(ro, "metrics", {}))  # agentic rollouts: turns, submissions, which reward ran
         return metrics
 
     # ------------------------------------------------------------------------------ checkpoints

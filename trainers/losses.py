@@ -44,19 +44,29 @@ def group_advantages(rewards: torch.Tensor, group_size: int, scale: AdvScale = "
     return out.flatten()
 
 
+def bounded_log_ratio(delta: torch.Tensor, bound: float | None) -> torch.Tensor:
+    """`delta` (a log-probability difference) clamped to [-bound, bound] before it is exponentiated;
+    None or 0 leaves it as is. SkyRL (`safe_exp_delta`, and `compute_approx_kl` for k3) and EasyR1
+    (`compute_policy_loss`, `compute_kl` for low_var_kl) both bound it at 20 so that exp() cannot
+    overflow; inside the bound the value and its gradient are unchanged, beyond it the gradient is 0."""
+    return torch.clamp(delta, -bound, bound) if bound else delta
+
+
 def clipped_policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor,
                         eps_low: float = 0.2, eps_high: float = 0.28,
-                        clip_ratio_c: float | None = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
+                        clip_ratio_c: float | None = 10.0,
+                        log_ratio_clamp: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token PPO surrogate with asymmetric clipping and the dual clip.
 
     ratio = exp(logp - old_logp); loss = max(-A*ratio, -A*clip(ratio, 1-eps_low, 1+eps_high)); for
     A < 0 the loss is further capped at -A*clip_ratio_c (dual-clip PPO, Ye et al. 2020, as in SkyRL
-    `dual_clip` and verl `clip_ratio_c`). advantages: [B] or [B, T].
+    `dual_clip` and verl `clip_ratio_c`). advantages: [B] or [B, T]. `log_ratio_clamp` bounds the
+    log-ratio before exp (bounded_log_ratio; the paper recipes use SkyRL's and EasyR1's 20).
 
     Returns (loss [B, T], clipped [B, T] as 0/1 floats: where a clip bound decided the value).
     """
     adv = advantages if advantages.ndim == 2 else advantages[:, None]
-    ratio = torch.exp(logp - old_logp)
+    ratio = torch.exp(bounded_log_ratio(logp - old_logp, log_ratio_clamp))
     unclipped = -adv * ratio
     clipped = -adv * torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high)
     loss = torch.maximum(unclipped, clipped)
@@ -71,11 +81,14 @@ def clipped_policy_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: 
     return loss, was_clipped
 
 
-def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor, clamp: float | None = None) -> torch.Tensor:
+def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor, clamp: float | None = None,
+          log_ratio_clamp: float | None = None) -> torch.Tensor:
     """Per-token k3 estimate of KL(pi || ref) (Schulman): exp(ref - logp) - (ref - logp) - 1 >= 0.
 
-    `clamp` bounds it to [-clamp, clamp] (verl's `low_var_kl` is k3 clamped at 10)."""
-    d = ref_logp - logp
+    `clamp` bounds it to [-clamp, clamp] (verl's `low_var_kl` is k3 clamped at 10); `log_ratio_clamp`
+    bounds ref - logp first (bounded_log_ratio). SkyRL's k3 (`compute_approx_kl`) and EasyR1's
+    low_var_kl do both, at 20 and 10."""
+    d = bounded_log_ratio(ref_logp - logp, log_ratio_clamp)
     kl = torch.exp(d) - d - 1.0
     if clamp is not None:
         kl = torch.clamp(kl, -clamp, clamp)
@@ -86,8 +99,14 @@ def aggregate(values: torch.Tensor, mask: torch.Tensor, mode: AggMode = "token-m
               denom: float | None = None) -> torch.Tensor:
     """Reduce a [B, T] per-token matrix to a scalar.
 
-    token-mean:          sum(values * mask) / number of tokens (DAPO; every token weighs the same).
-    seq-mean-token-mean: mean over sequences of each sequence's token mean (original GRPO).
+    token-mean:          sum(values * mask) / number of tokens (DAPO; every token weighs the same;
+                         EasyR1's loss_avg_mode "token" with its global mini-batch denominator).
+    seq-mean-token-mean: mean over sequences of each sequence's token mean (original GRPO). This is
+                         what SkyRL's agentic recipe computes: `reduce_loss("token_mean")` over a
+                         micro-batch of ONE sequence, plus the per-sequence KL term
+                         (`masked_mean(kl, mask, dim=-1).mean()`), gradients summed over micro-batches
+                         and scaled by 1/n_micro in `optim_step`. Apply it to the summed per-token loss
+                         (surrogate + beta * KL): both terms then get SkyRL's per-sequence weighting.
     seq-mean-token-sum:  mean over sequences of each sequence's token sum.
 
     `denom` replaces the divisor (token count, or sequence count for the seq-* modes) with a global

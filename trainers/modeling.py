@@ -58,11 +58,41 @@ def load_policy(path: str | Path):
     return load_model(path), load_tokenizer(path)
 
 
-def autocast(precision: str):
-    """bf16 autocast for forwards (fp32 master weights and optimizer); a no-op for fp32."""
+def autocast(precision: str, where=None):
+    """bf16 autocast for forwards (fp32 master weights and optimizer); a no-op for fp32.
+
+    The autocast device type is that of `where` (a model, a torch.device or a device string; None:
+    "cpu", where the compact trainer's tensors live by default), never "is CUDA available": autocast
+    only changes the ops of its own device type, so a CPU model under a CUDA autocast runs in fp32."""
     if precision == "bf16":
-        return torch.autocast("cpu" if not torch.cuda.is_available() else "cuda", dtype=torch.bfloat16)
+        return torch.autocast(device_type(where), dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def device_type(where=None) -> str:
+    """"cpu" / "cuda" ... of a model (its parameters' device), a torch.device or a device string."""
+    if where is None:
+        return "cpu"
+    if isinstance(where, (str, torch.device)):
+        return torch.device(where).type
+    return model_device(where).type
+
+
+def resolve_device(option: str) -> torch.device:
+    """TrainConfig.device: "auto" (the GPU when CUDA is available, else the CPU), "cpu" or "cuda"
+    (an error when CUDA is not available: a run that asked for the GPU must not silently train on the
+    CPU)."""
+    if option == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if option == "cuda" and not torch.cuda.is_available():
+        from ctxbench.core.errors import ConfigError
+
+        raise ConfigError("device = 'cuda', but CUDA is not available on this machine (use 'auto' or 'cpu')")
+    if option not in ("cpu", "cuda"):
+        from ctxbench.core.errors import ConfigError
+
+        raise ConfigError(f"device must be one of auto, cpu, cuda; got {option!r}")
+    return torch.device(option)
 
 
 def model_device(model) -> torch.device:
@@ -76,14 +106,38 @@ def pad_id(tok) -> int:
     return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
 
-def render(tok, user_text: str, prefill: str = "") -> str:
-    """The exact text a prompt becomes, identical to the eval harness's HF backend (chat template with
-    thinking off when the tokenizer has one, else the raw text; then the assistant prefill), so the
-    trained policy sees at train time exactly what it is scored on."""
+def render(tok, user_text: str, prefill: str = "", template=None, ca: bool = False) -> str:
+    """The exact text a prompt becomes, identical to the eval harness's HF backend (the chat template
+    when the tokenizer has one, else the raw text; then the assistant prefill), so the trained policy
+    sees at train time exactly what it is scored on.
+
+    template: the recipe's `TrainConfig.template` (ctxbench.models.chat.TemplateConfig); None keeps the
+    rendering the trainers always used (thinking off). ca: a context-selection prompt, rendered by the
+    CA rule (`ca_template`; `prefill` is then the pair's own prefill, "" for none)."""
     from ctxbench.models.base import Prompt
+    from ctxbench.models.chat import TemplateConfig
     from ctxbench.models.hf.text import render_with
 
-    return render_with(tok, Prompt.of(user_text, prefill))
+    if ca:
+        return render_with(tok, Prompt.of(user_text), ca_template(tok, template, prefill))
+    tpl = template if template is not None else TemplateConfig(thinking="off")
+    return render_with(tok, Prompt.of(user_text, prefill), tpl)
+
+
+def ca_template(owner, template=None, prefill: str = ""):
+    """The rendering of a context-selection (CA) prompt, as both released codebases do it (SkyRL
+    ct_dataset, EasyR1's choose-image loader): `template.for_ca` (the checkpoint's own chat template,
+    thinking off, no system/suffix/override) whose assistant prefix is the CA prefill: the pair's own
+    `prefill` when it has one, else the template's (the family's, e.g. Klear's "The correct option is",
+    unless template.ca_prefill is set). Right-stripped, as SkyRL does, so that " A" adds one token after
+    it; the letter spellings are resolved after exactly this text (`letter_token_ids(tok, L, .prefix)`).
+    `owner`: the tokenizer, or a VisionIO's template owner, whose checkpoint decides the family."""
+    from dataclasses import replace
+
+    from ctxbench.models.chat import TemplateConfig, family_of_owner
+
+    tpl = (template if template is not None else TemplateConfig(thinking="off")).for_ca(family_of_owner(owner))
+    return replace(tpl, prefix=prefill.rstrip()) if prefill else tpl
 
 
 def encode(tok, text: str) -> list[int]:
@@ -115,15 +169,21 @@ def right_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tens
     return ids, mask
 
 
-def letter_token_ids(tok, letter: str) -> list[int]:
-    """Single-token spellings of an option letter (" A" and/or "A"); the margin takes their max."""
+def letter_token_ids(tok, letter: str, prefill: str = "") -> list[int]:
+    """Single-token spellings of an option letter after `prefill` (" A" and/or "A"); the margin takes
+    their max. SkyRL's ct_dataset.resolve_letter_tokens: a spelling counts when `prefill.rstrip()` +
+    spelling tokenizes to exactly one token more than the prefill alone (the last one is the letter's).
+    With no prefill that is " A" / "A" on their own; after "The correct option is" usually only " A"."""
+    base = prefill.rstrip()
+    n = len(tok(base, add_special_tokens=False)["input_ids"]) if base else 0
     ids = []
     for variant in (f" {letter}", letter):
-        enc = tok(variant, add_special_tokens=False)["input_ids"]
-        if len(enc) == 1 and enc[0] not in ids:
-            ids.append(enc[0])
+        enc = tok(base + variant, add_special_tokens=False)["input_ids"]
+        if len(enc) == n + 1 and enc[-1] not in ids:
+            ids.append(enc[-1])
     if not ids:
-        raise ValueError(f"the tokenizer has no single token for option letter {letter!r}")
+        after = f" after the prefill {base!r}" if base else ""
+        raise ValueError(f"the tokenizer has no single token for option letter {letter!r}{after}")
     return ids
 
 
@@ -241,7 +301,7 @@ class Encoded:
     completion_mask: torch.Tensor  # [B, T] float
     vision: list | None = None     # per prompt: vision inputs or None (VLMs); None: text model
 
-    def rows(self, idx: torch.Tensor) -> "Encoded":
+    def rows(self, idx: torch.Tensor) -> Encoded:
         """A subset of rows (prompts kept whole; the forwards pick the prompts they need)."""
         T = int(self.completion_mask[idx].sum(1).max().clamp(min=1))
         return Encoded(self.prompt_ids, self.prompt_mask, self.group[idx], self.completion_ids[idx, :T],

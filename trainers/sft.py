@@ -17,51 +17,83 @@ import numpy as np
 import torch
 
 from ctxbench.core.hashing import stable_hash
+from ctxbench.models.chat import TemplateConfig
 from ctxbench.pairs.base import Pair, choice_parts, choice_prompt
 from trainers.data import pos_first_for
 from trainers.losses import aggregate
-from trainers.modeling import autocast, completion_logprobs, encode, left_pad, pad_id, render, right_pad
+from trainers.modeling import (
+    autocast,
+    ca_template,
+    completion_logprobs,
+    encode,
+    left_pad,
+    pad_id,
+    render,
+    right_pad,
+)
 
 Example = tuple  # (prompt token ids, target token ids incl. EOS[, vision inputs]) — vision: VLM prompts
 
 
-def target_text(tok, rendered_prompt: str, answer: str) -> str:
-    """The answer as it should follow the prompt: a leading space after raw text that does not end in
-    whitespace (template-less models), verbatim after a chat template's assistant header."""
-    if not getattr(tok, "chat_template", None) and rendered_prompt and not rendered_prompt[-1].isspace():
+def target_text(rendered_prompt: str, answer: str, chat: bool, after: str = "") -> str:
+    """The answer as it should follow the prompt: verbatim after a chat template's assistant header, but
+    with a leading space where the prompt ends in text the model continues, i.e. the rendered prompt does
+    not end in whitespace and either there is no chat template (raw text) or text follows the header
+    (`after`: the template's assistant prefix and the prefill, e.g. "The correct option is", after which
+    the letter is " A", the spelling the ChoiceScorer resolves)."""
+    if (after or not chat) and rendered_prompt and not rendered_prompt[-1].isspace():
         return " " + answer
     return answer
 
 
-def make_example(tok, user_text: str, prefill: str, answer: str, parts: tuple = ()) -> Example:
+def _rendering(owner, template, prefill: str, ca: bool):
+    """(TemplateConfig, the item's prefill, the text after the chat template's header) of an example:
+    a context-selection prompt by the CA rule (modeling.ca_template, the prefill folded into its
+    prefix), anything else by `template` (None: thinking off, as always)."""
+    if ca:
+        tpl = ca_template(owner, template, prefill)
+        return tpl, "", tpl.prefix
+    tpl = template if template is not None else TemplateConfig(thinking="off")
+    return tpl, prefill, tpl.prefix + prefill
+
+
+def make_example(tok, user_text: str, prefill: str, answer: str, parts: tuple = (), template=None,
+                 ca: bool = False) -> Example:
     """(prompt ids, target ids) for a text tokenizer; with a trainers.vision.VisionIO as `tok`, the
     prompt (its `parts` when it has images) goes through the processor and the example carries the
-    vision inputs as a third element."""
+    vision inputs as a third element. The prompt is rendered as the RL loop renders it (`template`,
+    TrainConfig.template), or, with `ca`, as the ContextRL loss renders a pair (`prefill`: the pair's)."""
     from trainers.vision import VisionIO
 
     if isinstance(tok, VisionIO):
-        ids, vision = tok.encode(parts or ({"type": "text", "value": user_text},), prefill)
+        tpl, pre, after = _rendering(tok.owner, template, prefill, ca)
+        parts = parts or ({"type": "text", "value": user_text},)
+        ids, vision = tok.encode(parts, pre, tpl)
         t = tok.tokenizer
-        ans = answer if tok.chat else target_text(t, tok.render(parts or ({"type": "text", "value": user_text},),
-                                                                 prefill), answer)
+        ans = target_text(tok.render(parts, pre, tpl), answer, tok.chat, after)
         return ids, t(ans, add_special_tokens=False)["input_ids"] + [t.eos_token_id], vision
-    prompt = render(tok, user_text, prefill)
-    target = tok(target_text(tok, prompt, answer), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    tpl, pre, after = _rendering(tok, template, prefill, ca)
+    prompt = render(tok, user_text, pre, tpl)
+    chat = bool(getattr(tok, "chat_template", None) or tpl.override)
+    target = tok(target_text(prompt, answer, chat, after), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     return encode(tok, prompt), target
 
 
-def pair_sft_examples(tok, pairs: list[Pair], seed: int) -> list[Example]:
-    """DA-SFT data: each pair's A/B prompt with the correct letter as the target (image pairs: the
-    two-image prompt, through the processor when `tok` is a VisionIO)."""
+def pair_sft_examples(tok, pairs: list[Pair], seed: int, template=None) -> list[Example]:
+    """DA-SFT data: each pair's A/B prompt with the correct letter as the target, rendered exactly as
+    the ContextRL loss renders it (the CA rule of `template`: thinking off, the pair's prefill or the
+    template's CA prefill, the letter after it), so the two arms are taught on the same prompt. Image
+    pairs: the two-image prompt, through the processor when `tok` is a VisionIO. A verbatim pair
+    (released data) gives its stored prompt, letter and prefill, in its authored option order."""
     out = []
     for p in pairs:
         pos_first = pos_first_for(seed, 0, p.pair_id)
         if p.has_parts:
             parts, letter = choice_parts(p, pos_first)
-            out.append(make_example(tok, "", "", letter, parts))
+            out.append(make_example(tok, "", p.prefill, letter, parts, template, ca=True))
         else:
             text, letter = choice_prompt(p, pos_first)
-            out.append(make_example(tok, text, "", letter))
+            out.append(make_example(tok, text, p.prefill, letter, (), template, ca=True))
     return out
 
 
@@ -70,7 +102,7 @@ def sft_loss(model, examples: list[Example], pad: int, precision: str = "fp32") 
     pids, pmask = left_pad([e[0] for e in examples], pad)
     tids, tmask = right_pad([e[1] for e in examples], pad)
     vision = [e[2] for e in examples] if any(len(e) > 2 and e[2] is not None for e in examples) else None
-    with autocast(precision):
+    with autocast(precision, model):
         logp, _ = completion_logprobs(model, pids, pmask, torch.arange(len(examples)), tids, vision=vision)
     return -aggregate(logp, tmask.to(logp.device), "token-mean")
 
@@ -105,8 +137,13 @@ def run_sft(model, tok, examples: list[Example], *, epochs: int, lr: float, batc
 
 
 def warmup_key(cfg, model_identity: str, data_fp: str) -> str:
-    return stable_hash({"model": model_identity, "data": data_fp, "warmup": cfg.warmup,
-                        "precision": cfg.precision, "max_prompt_tokens": cfg.rollout.max_prompt_tokens})
+    """The warm-up cache key. The template is in it only when set (the warm-up prompts are rendered with
+    it), so the default's key, and its cached checkpoint, are what they were before templates existed."""
+    key = {"model": model_identity, "data": data_fp, "warmup": cfg.warmup, "precision": cfg.precision,
+           "max_prompt_tokens": cfg.rollout.max_prompt_tokens}
+    if cfg.template != TemplateConfig():
+        key["template"] = cfg.template
+    return stable_hash(key)
 
 
 def warmup_sft(cfg, root: str | Path, benchmarks: dict | None = None) -> Path:
@@ -131,7 +168,7 @@ def warmup_sft(cfg, root: str | Path, benchmarks: dict | None = None) -> Path:
         model, tok = load_model(base_path), io.tokenizer
     else:
         model, tok = load_policy(base_path)
-    count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])
     prompts = sft_examples_from_tasks(cfg, count, benchmarks)
     fp_rows = [(p.key, p.text, p.prefill, p.answer) for p in prompts]
     if any(p.has_images for p in prompts):
@@ -142,10 +179,9 @@ def warmup_sft(cfg, root: str | Path, benchmarks: dict | None = None) -> Path:
     if out.exists():
         verify_checkpoint(out)  # a damaged cache is an error, never silently rebuilt over
         return out
-    if io is None:
-        examples = [make_example(tok, p.text, p.prefill, p.answer) for p in prompts]
-    else:
-        examples = [make_example(io, p.text, p.prefill, p.answer, p.parts) for p in prompts]
+    # rendered as the RL loop renders the same prompts (Trainer.prompt_ids: cfg.template)
+    examples = [make_example(io or tok, p.text, p.prefill, p.answer, p.parts if io else (), cfg.template)
+                for p in prompts]
     examples = [e for e in examples if len(e[0]) <= cfg.rollout.max_prompt_tokens]
     if not examples:
         raise CtxbenchError("warm-up SFT: no training examples (check data.tasks)")

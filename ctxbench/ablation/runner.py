@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ctxbench.ablation.jobs import Job, JobContext, JobRunner
+from ctxbench.ablation.jobs import Job, JobContext
 from ctxbench.ablation.spec import AblationSpec
 from ctxbench.core.hashing import stable_hash
 
@@ -33,7 +33,10 @@ def build_jobs(spec: AblationSpec, quick: bool = False) -> tuple[list[Job], dict
 
     seeds = spec.quick_seeds if quick else spec.seeds
     pairs_job = None
-    if spec.pairs:
+    if spec.pairs and "file" in spec.pairs:  # a released file: its identity keys the job (a new copy re-imports)
+        inputs = {"pairs": spec.pairs, "data": _file_identity(spec.pairs["file"])}
+        pairs_job = Job("pairs", "import released pairs", inputs, _run_pairs)
+    elif spec.pairs:
         pairs_job = Job("pairs", "build contrastive pairs", {"pairs": spec.pairs}, _run_pairs)
     first = make_config(spec.train_dict(spec.arms[0], seeds[0], quick))
     warm_job = None
@@ -50,7 +53,7 @@ def build_jobs(spec: AblationSpec, quick: bool = False) -> tuple[list[Job], dict
                 {"train": td, "ablation": spec.name, "arm": arm}, _run_train, deps=list(start_deps))
     ev = spec.eval
     eval_jobs: dict[tuple[str, int | None], Job] = {}
-    common = {"eval": _as_plain(ev), "ablation": spec.name, "model": spec.model}
+    common = {"eval": _eval_inputs(ev), "ablation": spec.name, "model": spec.model}
     if ev.score_base:
         eval_jobs[("base", None)] = Job("eval", "score base", {**common, "arm": "base", "seed": None},
                                         _run_eval, deps=list(start_deps))
@@ -62,6 +65,14 @@ def build_jobs(spec: AblationSpec, quick: bool = False) -> tuple[list[Job], dict
     return jobs, {"eval": eval_jobs, "train": train_jobs, "pairs": pairs_job, "warmup": warm_job}
 
 
+def _eval_inputs(ev) -> dict:
+    """The eval job's inputs: the [eval] table, without the protocol/template/judge keys while they are
+    at their defaults, so specs that do not use them keep the job keys they had before those keys existed."""
+    from ctxbench.eval.config import unchanged_defaults
+
+    return unchanged_defaults(_as_plain(ev))
+
+
 def _as_plain(obj):
     from dataclasses import asdict
 
@@ -71,14 +82,32 @@ def _as_plain(obj):
 def _warmup_view(td: dict) -> dict:
     """The parts of a training config the warm-up depends on (model, tasks, warm-up settings)."""
     keep = {k: td[k] for k in ("model", "recipe", "warmup", "precision") if k in td}
-    keep["data"] = {k: v for k, v in td.get("data", {}).items() if k in ("tasks", "max_items_per_task", "data_paths")}
+    keep["data"] = {k: v for k, v in td.get("data", {}).items()
+                    if k in ("tasks", "max_items_per_task", "data_paths", "task_split")}
     keep["rollout"] = {k: v for k, v in td.get("rollout", {}).items() if k == "max_prompt_tokens"}
     return keep
 
 
 # ------------------------------------------------------------------------------------------- job bodies
 
+def _file_identity(path: str) -> dict:
+    """Cheap identity of a data file or folder (path, sizes, mtimes); the import itself hashes the bytes."""
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p] if p.exists() else []
+    rows = [[str(f.relative_to(p) if p.is_dir() else f.name), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    return {"path": str(p.resolve()), "files": rows}
+
+
 def _run_pairs(ctx: JobContext) -> dict:
+    if "file" in ctx.job.inputs["pairs"]:
+        from ctxbench.core.config import load_config
+        from ctxbench.pairs.released import ReleasedPairsConfig, import_pairs
+
+        imported = import_pairs(load_config(ReleasedPairsConfig, ctx.job.inputs["pairs"]), ctx.root)
+        if ctx.progress:
+            print(imported.summary())
+        res = imported.pairs
+        return {"path": str(res.path), "n_train": res.n_train, "n_test": res.n_test}
     from ctxbench.pairs.domains import build_pairs, pairs_config
 
     res = build_pairs(pairs_config(ctx.job.inputs["pairs"]), ctx.root, progress=ctx.progress)
@@ -145,8 +174,10 @@ def _label_train_run(ctx: JobContext, res, cfg) -> None:
 
 
 def _run_eval(ctx: JobContext) -> dict:
+    from ctxbench.core.config import load_config
     from ctxbench.eval.config import EvalConfig
     from ctxbench.eval.harness import run_eval
+    from ctxbench.models.chat import TemplateConfig
 
     inp = ctx.job.inputs
     ev = inp["eval"]
@@ -159,13 +190,30 @@ def _run_eval(ctx: JobContext) -> dict:
     labels = {"ablation": inp["ablation"], "arm": inp["arm"], "seed": inp["seed"]}
     name = f"{inp['ablation']}/{inp['arm']}" + (f"/s{inp['seed']}" if inp["seed"] is not None else "")
     common = dict(model=model, batch_size=ev["batch_size"], max_new_tokens=ev["max_new_tokens"],
-                  scoring=ev.get("scoring", "auto"))
-    cfg = EvalConfig(suite=ev["suite"] or None, benchmarks=tuple(ev["benchmarks"]), split=ev["split"],
-                     limit=ev["limit"], data=dict(ev["data"]), **common)
-    rep = run_eval(cfg, ctx.root, progress=ctx.progress, ingest=False, name=name, extra_run=labels)
-    out = {"run_id": rep.run_id, "ckpt_id": rep.ckpt_id, "acc": {r.benchmark: r.accuracy for r in rep.results}}
+                  scoring=ev.get("scoring", "auto"), protocol=ev.get("protocol"), judge=ev.get("judge"),
+                  template=load_config(TemplateConfig, ev.get("template") or {}))
+    from ctxbench.eval.swe import BENCHES as SWE
+
+    swe = [b for b in ev["benchmarks"] if b in SWE]  # SWE-bench: the agent loop, not one generation
+    out: dict = {"acc": {}}
+    if ev["suite"] or len(swe) < len(ev["benchmarks"]):
+        cfg = EvalConfig(suite=ev["suite"] or None, benchmarks=tuple(b for b in ev["benchmarks"] if b not in SWE),
+                         split=ev["split"], limit=ev["limit"], data=dict(ev["data"]), **common)
+        rep = run_eval(cfg, ctx.root, progress=ctx.progress, ingest=False, name=name, extra_run=labels)
+        out.update(run_id=rep.run_id, ckpt_id=rep.ckpt_id, acc={r.benchmark: r.accuracy for r in rep.results})
+    if swe:
+        from ctxbench.eval.swe import agentic_eval
+
+        srep = agentic_eval(model, swe, dict(ev["data"]), ctx.root, split=ev["split"], limit=ev["limit"],
+                            max_new_tokens=ev["max_new_tokens"], name=name, labels=labels, progress=ctx.progress)
+        out.setdefault("run_id", srep["run_id"])
+        out.setdefault("ckpt_id", srep["ckpt_id"])
+        out["swe_run_id"] = srep["run_id"]
+        out["acc"].update(srep["acc"])
     pairs = _pairs_path(ctx)
-    if ev["probe"] and pairs:
+    if ev["probe"] and pairs and not _has_heldout(pairs):  # a released file imported with heldout_frac 0
+        print(f"ctxbench: {name}: no probe: the pairs ({pairs}) hold none out (set [pairs] heldout_frac > 0)")
+    elif ev["probe"] and pairs:
         # The probe keeps both A/B orders of each held-out pair together: its own limit, no split thinning.
         pcfg = EvalConfig(benchmarks=("probe",), split="all", limit=ev["probe_limit"], data={"probe": pairs},
                           **common)
@@ -176,17 +224,27 @@ def _run_eval(ctx: JobContext) -> dict:
     return out
 
 
+def _has_heldout(path: str) -> bool:
+    from ctxbench.pairs.base import load_pairs
+
+    return any(p.split == "test" for p in load_pairs(path))
+
+
 # ------------------------------------------------------------------------------------------- driver
 
 def run_ablation(spec: AblationSpec, root: Path, quick: bool = False, progress: bool = True,
-                 report: bool = True, reports_dir: Path | None = None) -> AblationResult:
+                 report: bool = True, reports_dir: Path | None = None, executor: str = "local",
+                 address: str | None = None) -> AblationResult:
+    """`executor`: "local" (jobs one by one here) or "ray" (ctxbench.ablation.executors; `address` joins a
+    running cluster). Either way the one ingest runs here, after the last job."""
+    from ctxbench.ablation.executors import make_executor
     from ctxbench.store.ingest import ingest
 
     check_requirements(spec)
     if quick:
         spec = replace(spec, name=spec.name + "-quick")
     jobs, handles = build_jobs(spec, quick)
-    runner = JobRunner(root, progress=progress)
+    runner = make_executor(executor, root, progress=progress, address=address, resources=spec.resources)
     outputs = runner.run(jobs)
     ingest(root, progress=False)
     eval_runs = {k: outputs[j.key]["run_id"] for k, j in handles["eval"].items()}
@@ -212,6 +270,8 @@ def check_requirements(spec: AblationSpec) -> None:
                                 "it validates here but cannot run on this machine")
     if "official-data" in spec.requires:
         paths = {**spec.eval.data, **spec.train.get("data", {}).get("data_paths", {})}
+        if "file" in spec.pairs:
+            paths["pairs"] = spec.pairs["file"]
         missing = [f"{k}: {v}" for k, v in paths.items() if not Path(v).exists()]
         if missing:
             raise CtxbenchError(f"ablation {spec.name!r} needs official data files that are missing: "

@@ -5,6 +5,8 @@ A spec is a TOML file (see ablations/*.toml). Arms name an objective (one declar
 training overrides, e.g. a λ sweep). `[train]` holds trainers.TrainConfig keys shared by every arm;
 each arm and seed only sets `objective.name` (plus its variant's overrides) and `seed`, so arms differ
 in the objective alone.
+`[resources.pairs|warmup|train|eval]` (cpus, gpus) is what each job of that kind reserves under
+`run-ablation --executor ray`.
 Everything is validated strictly before any job runs: `ctxbench validate ablations/X.toml`.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 from ctxbench.core.config import ConfigError, deep_merge, load_config, naming_file, read_toml
 from ctxbench.core.errors import did_you_mean
+from ctxbench.models.chat import TemplateConfig
 from trainers.arms import arm_names, baseline, method
 
 
@@ -47,6 +50,9 @@ class EvalSpec:
     scoring: str = "auto"        # "choice": multiple-choice items by option log-probs (lm-eval style)
     score_base: bool = True      # also score the starting checkpoint (after warm-up)
     data: dict[str, str] = field(default_factory=dict)
+    protocol: str | None = None  # "paper": the paper's per-benchmark decoding/scoring (ctxbench/eval/protocol.py)
+    template: TemplateConfig = field(default_factory=TemplateConfig)  # prompt rendering (ctxbench.models.chat)
+    judge: str | None = None     # a registered judge, used where the protocol's scorer asks one
 
     def __post_init__(self):
         if self.split not in ("all", "train", "test"):
@@ -59,6 +65,44 @@ class EvalSpec:
                 raise ValueError(f"eval.{key} must be >= 1 (or left out for all), not {v}")
         if self.batch_size < 1:
             raise ValueError(f"eval.batch_size must be >= 1, not {self.batch_size}")
+        if self.protocol is not None:
+            from ctxbench.eval.protocol import load_protocol
+
+            load_protocol(self.protocol)
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """What one job asks a scheduler for. Read by the ray executor only: the local one runs jobs one at a
+    time in this process, so it has nothing to reserve. Not part of any job's key (it cannot change a result)."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+    def __post_init__(self):
+        for key in ("cpus", "gpus"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must be >= 0, not {getattr(self, key)}")
+        if self.gpus > 1 and self.gpus != int(self.gpus):  # Ray's rule: a share of one GPU, or whole GPUs
+            raise ValueError(f"gpus must be a fraction of one GPU or a whole number, not {self.gpus}")
+
+
+@dataclass(frozen=True)
+class ResourcesSpec:
+    """`[resources.KIND]` per job kind of the graph (ctxbench.ablation.runner.build_jobs)."""
+
+    pairs: JobResources = field(default_factory=JobResources)
+    warmup: JobResources = field(default_factory=JobResources)
+    train: JobResources = field(default_factory=JobResources)
+    eval: JobResources = field(default_factory=JobResources)
+
+    def of(self, kind: str) -> JobResources:
+        from dataclasses import fields
+
+        names = [f.name for f in fields(self)]
+        if kind not in names:
+            raise ValueError(f"no [resources] entry for job kind {kind!r}{did_you_mean(kind, names)}")
+        return getattr(self, kind)
 
 
 @dataclass(frozen=True)
@@ -71,11 +115,12 @@ class AblationSpec:
     description: str = ""
     baseline: str = field(default_factory=baseline)
     requires: tuple[str, ...] = ()   # e.g. ("gpu", "official-data"): printed, and checked by run-ablation
-    pairs: dict[str, Any] = field(default_factory=dict)        # pair-builder config (ctxbench.pairs)
+    pairs: dict[str, Any] = field(default_factory=dict)        # pair-builder config, or a released file (`file`)
     train: dict[str, Any] = field(default_factory=dict)        # trainers.TrainConfig keys, shared by arms
     variants: dict[str, Variant] = field(default_factory=dict)
     eval: EvalSpec = field(default_factory=EvalSpec)
     quick_train: dict[str, Any] = field(default_factory=dict)  # overrides under --quick (e.g. fewer steps)
+    resources: ResourcesSpec = field(default_factory=ResourcesSpec)  # per job kind, for `--executor ray`
 
     def __post_init__(self):
         if not self.arms:
@@ -124,7 +169,11 @@ def check_spec(spec: AblationSpec) -> None:
             except ConfigError as e:
                 raise ConfigError(f"train (arm {arm}{', --quick' if quick else ''}): {e}") from None
     resolve_benchmarks(spec.eval.suite, list(spec.eval.benchmarks))
-    if spec.pairs:
+    if spec.pairs and "file" in spec.pairs:  # the paper's released data (ctxbench.pairs.released)
+        from ctxbench.pairs.released import ReleasedPairsConfig
+
+        load_config(ReleasedPairsConfig, spec.pairs)
+    elif spec.pairs:
         from ctxbench.pairs.domains import pairs_config  # validates keys strictly
 
         pairs_config(spec.pairs)
