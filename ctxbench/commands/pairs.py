@@ -1,8 +1,11 @@
-"""`ctxbench pairs build`: build contrastive context pairs by condition filtering and show the yield.
+"""`ctxbench pairs build|import`: contrastive context pairs, built here or read from the paper's release.
 
-Prints the cascade's yield per stage (what entered, what was kept, why the rest was rejected), writes
-the pairs JSONL under `<root>/pairs/`, and writes store shards (pairs with their differing line
+`build` prints the cascade's yield per stage (what entered, what was kept, why the rest was rejected),
+writes the pairs JSONL under `<root>/pairs/`, and writes store shards (pairs with their differing line
 ranges, every rejection with its stage and reason) that `ingest` makes visible in the app.
+`import` reads a released file (ctxbench.pairs.released: the agentic CT JSONL or an EasyR1 mixed
+dataset), writes its pairs and store rows the same way and prints how many pairs (and, for EasyR1, how
+many GRPO rows) it found.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ def add_parser(sub) -> None:
                         description="Same program or task -> same function or tool sequence -> contexts that "
                                     "differ in a decisive region and support different answers -> masking and "
                                     "shortcut filters -> dedupe and caps. Deterministic; a finished build is reused.")
-    b.add_argument("--domain", default="trajectory", choices=["trajectory", "image"],
-                   help="which pair builder: trajectory (default) or image (editing + similarity search)")
+    b.add_argument("--domain", default="trajectory", choices=["trajectory", "image", "notes"],
+                   help="which pair builder: trajectory (default), image (editing + similarity search) or notes "
+                        "(generated one-note pairs, the default ablation's)")
     b.add_argument("--config", help="TOML with TrajectoryPairsConfig keys (top level, or an ablation spec's [pairs] table)")
     b.add_argument("--max-pairs", type=int)
     b.add_argument("--max-per-source", type=int)
@@ -37,6 +41,21 @@ def add_parser(sub) -> None:
     b.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=run_build)
+    i = psub.add_parser("import", help="read the paper's released contrastive data as pairs",
+                        description="Read a released contrastive-data file: the ContextRL agentic CT JSONL "
+                                    "(prompt, correct_answer) or an EasyR1 mixed dataset (its choose-image rows; "
+                                    "the QA rows are counted, they feed GRPO through the easyr1-qa task). Writes "
+                                    "the pairs and the store rows like `pairs build`. See docs/released-data.md.")
+    i.add_argument("file", help="the released file (agentic .jsonl; easyr1 .parquet/.jsonl or the dataset folder)")
+    i.add_argument("--format", default="auto", choices=["auto", "contextrl-agentic", "easyr1"],
+                   help="the file's format (default: detected from the file)")
+    i.add_argument("--out", help="folder for pairs.jsonl (default <root>/pairs/released-<format>-<id>)")
+    i.add_argument("--heldout-frac", type=float, default=0.0,
+                   help="share of the pairs held out for the probe (default 0: every pair trains, as the paper)")
+    i.add_argument("--prefill", default="", help="assistant text before the letter, stored with each pair")
+    i.add_argument("--force", action="store_true", help="re-import even when this file was imported before")
+    i.add_argument("--no-ingest", action="store_true", help="leave the shards for a later `ctxbench ingest`")
+    i.set_defaults(func=run_import)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
@@ -79,6 +98,23 @@ def run_build(args: argparse.Namespace) -> int:
     print(res.summary())
     if not args.no_ingest:  # also for a reused build: a run killed before its ingest left shards unread
         from ctxbench.store.ingest import ingest  # (idempotent: a stat per shard when nothing is new)
+
+        ingest(root, progress=False)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from ctxbench.commands import root_of
+    from ctxbench.core.config import load_config
+    from ctxbench.pairs.released import ReleasedPairsConfig, import_pairs
+
+    cfg = load_config(ReleasedPairsConfig, {"file": args.file, "format": args.format,
+                                            "heldout_frac": args.heldout_frac, "prefill": args.prefill})
+    root = root_of(args)
+    res = import_pairs(cfg, root, out=args.out, force=args.force)
+    print(res.summary())
+    if not args.no_ingest:
+        from ctxbench.store.ingest import ingest
 
         ingest(root, progress=False)
     return 0

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-# Trained on when neither --tasks nor the config names any (the embedded ablation's task: short prompts,
+# Trained on when neither --tasks nor the config names any (a short-prompt embedded task,
 # so the tiny preset's warm-up SFT takes seconds, not the ~6 minutes the long-horizon tasks took).
 DEFAULT_TASKS = ("note-lookup",)
 # Warm-up settings for the default task when the config leaves them unset: a format lesson (reply with a digit, then stop), not a training

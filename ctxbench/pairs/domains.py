@@ -12,11 +12,12 @@ from collections.abc import Callable
 from ctxbench.core.config import load_config
 from ctxbench.pairs.common import PairsResult
 from ctxbench.pairs.image.build import ImagePairsConfig, build_image_pairs
+from ctxbench.pairs.notes import NotesPairsConfig, build_notes_pairs
 from ctxbench.pairs.trajectory.build import build_trajectory_pairs
 from ctxbench.pairs.trajectory.config import TrajectoryPairsConfig
 
-PairsConfig = TrajectoryPairsConfig | ImagePairsConfig
-DOMAINS = {"trajectory": TrajectoryPairsConfig, "image": ImagePairsConfig}
+PairsConfig = TrajectoryPairsConfig | ImagePairsConfig | NotesPairsConfig
+DOMAINS = {"trajectory": TrajectoryPairsConfig, "image": ImagePairsConfig, "notes": NotesPairsConfig}
 
 
 def pairs_config(data: dict | None = None, /, **overrides) -> PairsConfig:
@@ -35,6 +36,8 @@ def build_pairs(cfg: PairsConfig, root, *, count_tokens: Callable[[str], int] | 
     """Build (or reuse) the pairs for `cfg` under `root` with its domain's builder."""
     if isinstance(cfg, ImagePairsConfig):
         return build_image_pairs(cfg, root, progress=progress, write_store=write_store, force=force)
+    if isinstance(cfg, NotesPairsConfig):
+        return build_notes_pairs(cfg, root, progress=progress, write_store=write_store, force=force)
     return build_trajectory_pairs(cfg, root, count_tokens=count_tokens, counter_id=counter_id, progress=progress,
                                   write_store=write_store, force=force)
 

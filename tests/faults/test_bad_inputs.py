@@ -64,7 +64,8 @@ def test_a_negative_limit_in_a_spec_is_named_by_validate(tmp_path):
     bad = tmp_path / "neg.toml"
     import re
 
-    bad.write_text(re.sub(r"\nlimit = \d+", "\nlimit = -3", spec, count=1))  # the first: [eval]
+    bad.write_text(re.sub(r"\n\[eval\]\n", "\n[eval]\nlimit = -3\n", spec, count=1))
+    assert "limit = -3" in bad.read_text()
     rc, out, _ = cli("validate", str(bad))
     assert rc == 2 and "eval.limit must be >= 1" in out and "neg.toml" in out
 

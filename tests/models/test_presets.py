@@ -164,3 +164,16 @@ def test_smollm2_conversion(tmp_path):
     out = model.generate(**ids, max_new_tokens=12, do_sample=False)
     assert "Paris" in tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
     assert checkpoint_identity(path) == checkpoint_identity(smollm2.ensure_smollm2(cache=tmp_path))
+
+
+def test_micro_is_tinys_recipe_at_two_layers_by_128_with_the_same_tokenizer():
+    import json
+
+    from ctxbench.models.presets.registry import resolve_model
+
+    micro, tiny = resolve_model("micro"), resolve_model("tiny")
+    cfg = json.loads((micro.path / "config.json").read_text())
+    assert (cfg["num_hidden_layers"], cfg["hidden_size"], cfg["intermediate_size"]) == (2, 128, 344)
+    assert (micro.path / "tokenizer.json").read_bytes() == (tiny.path / "tokenizer.json").read_bytes()
+    assert micro.identity != tiny.identity
+    assert resolve_model("micro@1").identity != micro.identity

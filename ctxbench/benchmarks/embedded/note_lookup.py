@@ -74,4 +74,21 @@ class NoteLookup(Benchmark):
         return Score(extracted=m.group(0), correct=ok, score=1.0 if ok else 0.0, parse_ok=True)
 
 
-__all__ = ["VERSION", "NoteLookup", "make_items"]
+@register
+class NoteRecall(NoteLookup):
+    """`note-recall`: the one-note case ("Notes:\nk = 3\nWhat is k?\nAnswer:" -> "3"), the default
+    ablation's trained task. Why a second task: on the default's 2-core budget the `micro` model learns to
+    recall a stated value by RL (from ~0.2 after the warm-up to ~0.9 on a dev split in 300 GRPO steps),
+    while picking the asked note out of several (note-lookup) does not move in that budget, so an ablation
+    on note-lookup would show no learning at all. Same scoring; its own seed, so no item is shared."""
+
+    name = "note-recall"
+
+    def data_status(self) -> DataStatus:
+        return DataStatus(True, f"generated: {N_ITEMS} items, 1 note each (seeded)")
+
+    def load(self, ctx: LoadContext, limit: int | None = None) -> list[Item]:
+        return spread_subset(make_items(n_notes=1, seed=20261), limit)
+
+
+__all__ = ["VERSION", "NoteLookup", "NoteRecall", "make_items"]
