@@ -52,6 +52,7 @@ from trainers.modeling import (
 )
 from trainers.objectives import make_objective
 from trainers.rollout import make_rollouts
+from trainers.vllm_rollout import make_engine
 from trainers.vision import VisionIO, freeze_vision_tower, is_vlm_path
 
 
@@ -94,6 +95,18 @@ def set_rng_state(s: dict) -> None:
     np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), n[2], n[3], n[4]))
 
 
+def rl_pair_batches(cfg: TrainConfig, pair_batches: list[list]) -> list[list]:
+    """The pairs that may become RL prompts (DA-RL's rl_extra) in each optimizer step. A batch that
+    is re-applied across the mini-batches (pair_draw "per-rollout-step") is spread over them
+    instead, so each drawn pair is rolled out once per step, as in the per-update draw. A function,
+    not only a method, so the TRL engine lays out its steps by the same rule."""
+    if cfg.pair_draw == "per-update":
+        return pair_batches
+    M, batch = len(pair_batches), pair_batches[0]
+    edges = [round(k * len(batch) / M) for k in range(M + 1)]
+    return [batch[edges[k]:edges[k + 1]] for k in range(M)]
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, root: str | Path, benchmarks: dict | None = None):
         self.cfg, self.root, self.benchmarks = cfg, Path(root), benchmarks
@@ -106,6 +119,7 @@ class Trainer:
         self._prompt_ids: dict[str, list[int]] = {}
         self._prompt_vision: dict[str, dict | None] = {}
         self.io = None  # trainers.vision.VisionIO for a vision-language policy
+        self.rollout_engine = None  # rollout.engine = "vllm": trainers.vllm_rollout.VLLMRollout, synced per update
         self.step = 0
         self.resumed_from: Path | None = None
 
@@ -168,6 +182,7 @@ class Trainer:
         if cfg.loss.kl_coef > 0:
             self.ref = load_model(self.ref_path).eval().to(self.device)
             self.ref.requires_grad_(False)
+        self.rollout_engine = make_engine(self)  # after every change to the weights above (resume, DA-SFT)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of a task prompt as the policy will see it (rendered with cfg.template, as prompt_ids)."""
@@ -247,14 +262,7 @@ class Trainer:
         return tasks, batches if n_draws == cfg.ppo_mini_batches else batches * cfg.ppo_mini_batches
 
     def rl_pair_batches(self, pair_batches: list[list]) -> list[list]:
-        """The pairs that may become RL prompts (DA-RL's rl_extra) in each optimizer step. A batch that
-        is re-applied across the mini-batches (pair_draw "per-rollout-step") is spread over them
-        instead, so each drawn pair is rolled out once per step, as in the per-update draw."""
-        if self.cfg.pair_draw == "per-update":
-            return pair_batches
-        M, batch = len(pair_batches), pair_batches[0]
-        edges = [round(k * len(batch) / M) for k in range(M + 1)]
-        return [batch[edges[k]:edges[k + 1]] for k in range(M)]
+        return rl_pair_batches(self.cfg, pair_batches)
 
     @torch.no_grad()
     def _logprobs_all(self, model, enc) -> torch.Tensor:
@@ -288,7 +296,7 @@ class Trainer:
             else:
                 ro = make_rollouts(self.model, self.tok, prompts, prompt_ids, G, r.max_new_tokens, generator=gen,
                                    temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, pad=self.pad,
-                                   vision=self.prompt_vision(prompts))
+                                   vision=self.prompt_vision(prompts), engine=self.rollout_engine)
         t_rollout = time.perf_counter() - t0
         enc, mask = ro.enc, ro.enc.completion_mask
         adv = group_advantages(ro.rewards, G, cfg.loss.adv_scale).to(dev)
@@ -343,6 +351,8 @@ class Trainer:
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)))
             self.opt.step()
             self.sched.step()
+            if self.rollout_engine is not None:  # the next rollouts sample from the updated weights
+                self.rollout_engine.sync_weights(self.model)
 
         is_task = torch.tensor([prompts[i].kind == "task" for i in ro.prompt_of_row])
         task_r = ro.rewards[is_task]

@@ -122,7 +122,7 @@ def test_file_hashes_are_cached_by_mtime_and_size(tiny, tmp_path, monkeypatch):
 
 def test_preset_status_lists_presets_without_torch():
     names = [s.name for s in preset_status()]
-    assert names == ["hf", "smollm2-135m", "tiny", "tiny-vlm"]
+    assert names == ["hf", "micro", "smollm2-135m", "tiny", "tiny-vlm"]
     code = ("import sys; from ctxbench.models import preset_status, resolve_model; preset_status(); "
             "print(','.join(m for m in ('torch', 'transformers', 'vllm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

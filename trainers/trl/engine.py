@@ -34,7 +34,7 @@ from ctxbench.models.presets.registry import checkpoint_identity
 from trainers import checkpoint as ck
 from trainers.config import TrainConfig, config_fingerprint, run_id_for
 from trainers.data import Stream, build_pools
-from trainers.grpo import Trainer, TrainResult, rng_state
+from trainers.grpo import Trainer, TrainResult, rl_pair_batches, rng_state
 from trainers.metrics import metric_rows, write_checkpoint_row, write_metric_shard, write_run_row
 from trainers.modeling import encode, load_model, load_tokenizer, pad_id, render, resolve_model_path
 from trainers.objectives import make_objective
@@ -109,7 +109,7 @@ class TRLEngine:
         self.tok = load_tokenizer(self.init_path)
         self.pad = pad_id(self.tok)
         self.pools = build_pools(cfg, self.count_tokens, self.benchmarks)
-        self.objective = make_objective(cfg.objective)
+        self.objective = make_objective(cfg.objective, cfg.template)
         self.expected = {
             "config_fingerprint": config_fingerprint(cfg),
             "objective_fingerprint": stable_hash(self.objective.fingerprint()),
@@ -131,7 +131,7 @@ class TRLEngine:
         self._build_trainer()
 
     def count_tokens(self, text: str) -> int:
-        return len(encode(self.tok, render(self.tok, text)))
+        return len(encode(self.tok, render(self.tok, text, template=self.cfg.template)))
 
     def record_stage_metrics(self, stage: str, metrics: list[dict]) -> None:
         self.stage_metrics[stage] = metrics
@@ -146,12 +146,13 @@ class TRLEngine:
         for _ in range(self.total_steps):
             tasks, pair_batches = drawer.draw()
             self.task_keys.append([p.key for p in tasks])
+            rl_pairs = rl_pair_batches(cfg, pair_batches)
             for k in range(M):
-                rows.extend(tasks[k * per_mb:(k + 1) * per_mb] + self.objective.rl_extra(pair_batches[k]))
+                rows.extend(tasks[k * per_mb:(k + 1) * per_mb] + self.objective.rl_extra(rl_pairs[k]))
                 update_draws.append(pair_batches[k])
         self.rows_per_update = len(rows) // (self.total_steps * M) * cfg.rollout.group_size
         self.stream_state = {"tasks": drawer.task_stream.state_dict(), "pairs": drawer.pair_stream.state_dict()}
-        texts = [render(self.tok, p.text, p.prefill) for p in rows]
+        texts = [render(self.tok, p.text, p.prefill, template=cfg.template) for p in rows]
         self.dataset_rows = {"prompt": texts, "key": [p.key for p in rows], "kind": [p.kind for p in rows]}
         self.side = ArmSide(cfg, self.objective, self.tok, {p.key: p for p in rows},
                             {t: p.stop for t, p in zip(texts, rows)}, update_draws)
