@@ -20,7 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ctxbench.core.atomic import publish_dir, temp_path
+from ctxbench.core.atomic import disk_full_guard, publish_dir, temp_path
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.manifest import MANIFEST, ManifestError, verify_manifest, write_manifest
 
@@ -54,11 +54,12 @@ def save_checkpoint(ckpt_root: Path, name: str, model, tok, state: dict, meta: d
     tmp = temp_path(final)
     tmp.mkdir()
     try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        torch.save(state, tmp / STATE)
-        (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str), encoding="utf-8")
-        write_manifest(tmp, {"name": name, "step": state.get("step")})
+        with disk_full_guard(final, f"checkpoint {final}"):  # ENOSPC / EFBIG: one line, nothing published
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            torch.save(state, tmp / STATE)
+            (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str), encoding="utf-8")
+            write_manifest(tmp, {"name": name, "step": state.get("step")})
         if final.exists():  # re-saving the same step: move the old copy aside only now
             old = temp_path(ckpt_root / f"{name}.old")
             os.replace(final, old)

@@ -39,7 +39,10 @@ def format_summary(res, spec, seconds: float) -> str:
     for arm, df in t.get("deltas", {}).items():
         lines += ["", f"{arm} - {spec.baseline} per benchmark (Holm-corrected p)"]
         for _, r in df.iterrows():
-            lines.append(f"  {r['benchmark']:<12} {_ci(r['delta'], r['delta_lo'], r['delta_hi'])}  p_holm={r['p_holm']:.3f}")
+            p = r["p_holm"]
+            # NaN: one seed, so seed variance is not estimated and nothing is tested (the report says so)
+            shown = "n/a (one seed: seed variance not estimated)" if p != p else f"{p:.3f}"
+            lines.append(f"  {r['benchmark']:<12} {_ci(r['delta'], r['delta_lo'], r['delta_hi'])}  p_holm={shown}")
     if res.report:
         lines += ["", f"report: {res.report[0]}", f"summary: {res.report[1]}"]
     return "\n".join(lines)
