@@ -52,7 +52,6 @@ from trainers.modeling import (
 )
 from trainers.objectives import make_objective
 from trainers.rollout import make_rollouts
-from trainers.vllm_rollout import make_engine
 from trainers.vision import VisionIO, freeze_vision_tower, is_vlm_path
 
 
@@ -119,7 +118,6 @@ class Trainer:
         self._prompt_ids: dict[str, list[int]] = {}
         self._prompt_vision: dict[str, dict | None] = {}
         self.io = None  # trainers.vision.VisionIO for a vision-language policy
-        self.rollout_engine = None  # rollout.engine = "vllm": trainers.vllm_rollout.VLLMRollout, synced per update
         self.step = 0
         self.resumed_from: Path | None = None
 
@@ -182,7 +180,6 @@ class Trainer:
         if cfg.loss.kl_coef > 0:
             self.ref = load_model(self.ref_path).eval().to(self.device)
             self.ref.requires_grad_(False)
-        self.rollout_engine = make_engine(self)  # after every change to the weights above (resume, DA-SFT)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of a task prompt as the policy will see it (rendered with cfg.template, as prompt_ids)."""
@@ -296,7 +293,7 @@ class Trainer:
             else:
                 ro = make_rollouts(self.model, self.tok, prompts, prompt_ids, G, r.max_new_tokens, generator=gen,
                                    temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, pad=self.pad,
-                                   vision=self.prompt_vision(prompts), engine=self.rollout_engine)
+                                   vision=self.prompt_vision(prompts))
         t_rollout = time.perf_counter() - t0
         enc, mask = ro.enc, ro.enc.completion_mask
         adv = group_advantages(ro.rewards, G, cfg.loss.adv_scale).to(dev)
@@ -351,8 +348,6 @@ class Trainer:
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)))
             self.opt.step()
             self.sched.step()
-            if self.rollout_engine is not None:  # the next rollouts sample from the updated weights
-                self.rollout_engine.sync_weights(self.model)
 
         is_task = torch.tensor([prompts[i].kind == "task" for i in ro.prompt_of_row])
         task_r = ro.rewards[is_task]
