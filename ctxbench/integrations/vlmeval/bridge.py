@@ -6,16 +6,27 @@ reading the result back item by item gives a cross-check of ctxbench's adapters 
 output file enter the store, the statistics and the app like a native eval.
 
 Why a subprocess: `import vlmeval` sets `ssl._create_default_https_context` to the unverified context,
-turning TLS verification off for the whole process. So ctxbench never imports it. The parent writes a
-job file, launches `python -m ctxbench.integrations.vlmeval.runner JOB.json` (the only module that imports vlmeval),
-and reads back VLMEvalKit's prediction file `<work_dir>/<model_name>_<dataset>.<tsv|xlsx|json>`
-(`PRED_FORMAT=tsv` is asked for, so no Excel writer is needed): one row per item with the dataset's
-columns minus the image, plus `prediction`.
+turning TLS verification off for the whole process. So ctxbench never imports it. The parent checks the
+TSV (the benchmark's own strict reader: a malformed file is a one-line error before anything starts),
+writes a job file, launches `python -m ctxbench.integrations.vlmeval.runner JOB.json` (the only module
+that imports vlmeval), and reads back VLMEvalKit's prediction file
+`<work_dir>/<model_name>_<dataset>.<tsv|xlsx|json>` (`PRED_FORMAT=tsv` is asked for, so no Excel writer
+is needed): one row per item with the dataset's columns minus the image, plus `prediction`.
+
+Dataset names: by default VLMEvalKit runs the benchmark under its official name. VLMEvalKit checks an
+official TSV's md5 and re-downloads (over the user's file) when it differs, so a subset, a modified or a
+generated TSV runs under a custom name instead (`make_job(..., vlmeval_name=...)`): the parent links the
+TSV as `<work_dir>/lmudata/<key>/<name>.tsv` (`key` follows the file's path, size and mtime, so
+VLMEvalKit's dumped images never outlive the file) and VLMEvalKit reads it as its CustomMCQDataset,
+the same prompts and evaluation as ImageMCQDataset, which reads MMStar, BLINK, VStarBench and
+ScienceQA_TEST (CUSTOM_NAME_OK; the other benchmarks have VLMEvalKit classes of their own).
 
 Ingestion scores every prediction with ctxbench's own scorer for that benchmark (the same rules as a
-native `ctxbench eval`; VLMEvalKit's `evaluate`, which needs a GPT judge for several datasets, is not
-called) and writes run / item / sample shards keyed like the harness's, with the official `index` as
-item id. vlmeval (`ms-vlmeval`, the `vlm` extra) is a GPU-box dependency; when it is missing the
+native `ctxbench eval`) and writes run / item / sample shards keyed like the harness's, with the
+official `index` as item id. For multiple-choice datasets the runner also runs VLMEvalKit's own
+`evaluate` under `exact_matching` (no GPT judge); `read_verdicts` reads its per-item `hit`, which
+ctxbench's official verdict (mode "official-rule" without a judge) must equal. vlmeval (`ms-vlmeval`)
+is the `vlm` extra on a GPU box, or the CPU lane's install (.ci/vlmeval-lane); when it is missing the
 command says so before anything starts.
 """
 
@@ -45,6 +56,10 @@ VLMEVAL_NAMES = {
     "BLINK": "BLINK", "ScienceQA_TEST": "ScienceQA_TEST", "PhyX": "PhyX_MC", "OlympiadBench": "OlympiadBench_EN",
     "MME-RealWorld-Lite": "MME-RealWorld-Lite",
 }
+# Benchmarks VLMEvalKit reads with plain ImageMCQDataset: under a custom name (its CustomMCQDataset, a
+# subclass that only changes where the TSV comes from) prompts and evaluation stay the same. The others
+# have their own classes (MMMU's preprocessing, MME-RealWorld's prompt) or need a GPT judge.
+CUSTOM_NAME_OK = ("MMStar", "BLINK", "VStarBench", "ScienceQA_TEST")
 ALIASES = {"PhyX_MC": "PhyX", "PhyX_mini_MC": "PhyX", "OlympiadBench_EN": "OlympiadBench",
            "MathVerse_MINIV": "MathVerse_MINI", "mme_realworld_lite": "MME-RealWorld-Lite"}
 
@@ -73,8 +88,9 @@ def require_vlmeval() -> None:
     if importlib.util.find_spec("vlmeval") is None:
         raise CtxbenchError(
             "VLMEvalKit is not installed (module 'vlmeval'): install the vlm extra on a GPU machine, "
-            "`pip install -e .[vlm]` (ms-vlmeval==0.0.20 + torchvision), or pass --vlmeval-preds FILE to "
-            "ingest a prediction file VLMEvalKit wrote elsewhere")
+            "`pip install -e .[vlm]` (ms-vlmeval==0.0.20 + torchvision), build the CPU install of "
+            ".ci/vlmeval-lane, or pass --vlmeval-preds FILE to ingest a prediction file VLMEvalKit wrote "
+            "elsewhere")
 
 
 # ------------------------------------------------------------------------------------------------ the job
@@ -85,9 +101,10 @@ class BridgeJob:
     """Everything the runner subprocess needs, written as JSON next to VLMEvalKit's outputs."""
 
     benchmark: str            # ctxbench benchmark name
-    dataset: str              # VLMEvalKit dataset name
+    dataset: str              # VLMEvalKit dataset name (official, or a custom name for a local TSV)
     model: str                # ctxbench model spec: preset, preset@seed or hf:PATH
-    lmu_data: str             # folder holding the dataset TSV (becomes $LMUData in the subprocess)
+    tsv: str                  # the benchmark's TSV, as ctxbench located it
+    lmu_data: str             # folder holding <dataset>.tsv (becomes $LMUData in the subprocess)
     work_dir: str             # VLMEvalKit's work_dir: predictions land here
     model_name: str           # VLMEvalKit's model name: <model_name>_<dataset>.tsv
     backend: str = "hf"
@@ -111,18 +128,70 @@ def model_name_for(spec: str) -> str:
 
 def make_job(benchmark: str, model: str, data_path: str | None, work_dir: Path, *, backend: str = "hf",
              dtype: str = "float32", batch_size: int = 8, max_new_tokens: int | None = None,
-             limit: int | None = None) -> BridgeJob:
-    """Resolve names and the data folder (the benchmark's own lookup: --data, CTXBENCH_DATA_*, LMUData)."""
+             limit: int | None = None, vlmeval_name: str | None = None) -> BridgeJob:
+    """Resolve names and the data folder (the benchmark's own lookup: --data, CTXBENCH_DATA_*, LMUData).
+
+    vlmeval_name: run under this VLMEvalKit dataset name instead of the official one (a local TSV that is
+    not byte for byte the published file; see the module docstring)."""
     from ctxbench.benchmarks import get_benchmark
 
     bench_name = benchmark_for(benchmark)
     bench = get_benchmark(bench_name)
-    tsv = bench.tsv.locate(data_path)
+    if vlmeval_name is not None:
+        if bench_name not in CUSTOM_NAME_OK:
+            raise CtxbenchError(f"a custom VLMEvalKit dataset name is for {', '.join(CUSTOM_NAME_OK)} "
+                                f"(read by ImageMCQDataset either way); {bench_name} has its own VLMEvalKit "
+                                f"class")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", vlmeval_name):
+            raise CtxbenchError(f"VLMEvalKit dataset name {vlmeval_name!r}: use letters, digits, '_', '.' "
+                                f"and '-' (it becomes a file name)")
+    tsv = bench.tsv.locate(data_path).resolve()
+    work = Path(work_dir).resolve()
+    dataset, lmu = vlmeval_dataset(bench_name, tsv), tsv.parent
+    if vlmeval_name is not None:
+        dataset = vlmeval_name
+        if vlmeval_name != tsv.stem:  # the file goes by another name: linked into a staging folder
+            lmu = _staging_dir(work, tsv)
     return BridgeJob(
-        benchmark=bench_name, dataset=vlmeval_dataset(bench_name, tsv), model=model, lmu_data=str(tsv.parent.resolve()),
-        work_dir=str(Path(work_dir).resolve()), model_name=model_name_for(model), backend=backend, dtype=dtype,
+        benchmark=bench_name, dataset=dataset, model=model, tsv=str(tsv), lmu_data=str(lmu),
+        work_dir=str(work), model_name=model_name_for(model), backend=backend, dtype=dtype,
         batch_size=batch_size, max_new_tokens=max_new_tokens or bench.gen.max_new_tokens, limit=limit,
     )
+
+
+def _staging_dir(work_dir: Path, tsv: Path) -> Path:
+    """The $LMUData folder for a TSV run under a custom name: keyed by the file's path, size and mtime,
+    so the images VLMEvalKit dumps beside it (and reuses when present) never belong to an older file."""
+    from ctxbench.core.hashing import stable_hash
+
+    st = tsv.stat()
+    return work_dir / "lmudata" / stable_hash([str(tsv), st.st_size, st.st_mtime_ns], 12)
+
+
+def check_data(job: BridgeJob) -> int:
+    """Read the job's TSV with the benchmark's strict reader before anything is launched: a malformed
+    file (missing column, bad image, an answer that is not an option, ...) is a one-line DataError naming
+    the file and line. Returns the number of items."""
+    from ctxbench.benchmarks import get_benchmark
+    from ctxbench.benchmarks.base import LoadContext
+
+    items = get_benchmark(job.benchmark).load(LoadContext(data_path=job.tsv, progress=False))
+    if not items:
+        raise DataError(f"{job.tsv}: no items with an image (VLMEvalKit skips rows without one)")
+    return len(items)
+
+
+def stage_data(job: BridgeJob) -> Path:
+    """Link the TSV under its custom name into the job's staging folder; under the official name VLMEvalKit
+    reads the user's data folder as it is (nothing is written there)."""
+    target = Path(job.lmu_data) / f"{job.dataset}.tsv"
+    if Path(job.lmu_data) == Path(job.tsv).parent:
+        return target
+    if target.is_symlink() or target.exists():
+        target.unlink()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(job.tsv)
+    return target
 
 
 def write_job(job: BridgeJob) -> Path:
@@ -144,10 +213,13 @@ def runner_env(job: BridgeJob, base: dict[str, str] | None = None) -> dict[str, 
 
 def run_vlmeval(job: BridgeJob, python: str | None = None, timeout: float | None = None,
                 check_installed: bool = True) -> dict:
-    """Run VLMEvalKit's inference on the job in a subprocess; return the runner's result
-    ({pred_file, ckpt_id, n_items})."""
+    """Run VLMEvalKit's inference (and, for MCQ datasets, its exact-matching evaluation) on the job in a
+    subprocess; return the runner's result
+    ({pred_file, eval_file, ckpt_id, n_items, vlmeval, torchvision})."""
     if check_installed:
         require_vlmeval()
+    check_data(job)
+    stage_data(job)
     job_file = write_job(job)
     cmd = runner_command(job_file, python)
     try:
@@ -175,12 +247,11 @@ def find_pred_file(job: BridgeJob) -> Path:
     raise DataError(f"no VLMEvalKit prediction file {job.pred_stem()}{{{','.join(PRED_SUFFIXES)}}}")
 
 
-def read_predictions(path: str | Path) -> dict[str, str]:
-    """{index: prediction} from a VLMEvalKit prediction file (.tsv / .csv / .json / .xlsx)."""
-    path = Path(path)
+def _read_table(path: Path) -> list[dict]:
+    """The rows of a VLMEvalKit output file (.tsv / .csv / .json / .xlsx) as dicts."""
     suf = path.suffix.lower()
     if not path.is_file():
-        raise DataError(f"{path}: prediction file not found")
+        raise DataError(f"{path}: file not found")
     if suf in (".tsv", ".csv"):
         csv.field_size_limit(2**31 - 1)
         with open(path, encoding="utf-8", newline="") as f:
@@ -203,10 +274,21 @@ def read_predictions(path: str | Path) -> dict[str, str]:
         raise DataError(f"{path}: unsupported prediction file type {suf!r} (expected {', '.join(PRED_SUFFIXES)})")
     if not rows:
         raise DataError(f"{path}: no rows")
-    missing = [c for c in ("index", "prediction") if c not in rows[0]]
+    return rows
+
+
+def _require(path: Path, rows: list[dict], cols: tuple[str, ...], what: str) -> None:
+    missing = [c for c in cols if c not in rows[0]]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (a VLMEvalKit prediction file has "
-                        f"the dataset's columns plus 'prediction')")
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} ({what})")
+
+
+def read_predictions(path: str | Path) -> dict[str, str]:
+    """{index: prediction} from a VLMEvalKit prediction file (.tsv / .csv / .json / .xlsx)."""
+    path = Path(path)
+    rows = _read_table(path)
+    _require(path, rows, ("index", "prediction"), "a VLMEvalKit prediction file has the dataset's columns "
+             "plus 'prediction'")
     out: dict[str, str] = {}
     for i, r in enumerate(rows, 2):
         idx = _index_text(r["index"])
@@ -214,6 +296,21 @@ def read_predictions(path: str | Path) -> dict[str, str]:
             raise DataError(f"{path}: row {i}: duplicate index {idx!r}")
         p = r["prediction"]
         out[idx] = "" if p is None or (isinstance(p, float) and math.isnan(p)) else str(p)
+    return out
+
+
+def read_verdicts(path: str | Path) -> dict[str, bool]:
+    """{index: hit} from VLMEvalKit's evaluation record of an MCQ dataset
+    (`<pred>_exact_matching_result.tsv`: the prediction rows plus `hit` 0/1 and `log`)."""
+    path = Path(path)
+    rows = _read_table(path)
+    _require(path, rows, ("index", "hit"), "VLMEvalKit's MCQ evaluation record has 'hit' per index")
+    out: dict[str, bool] = {}
+    for i, r in enumerate(rows, 2):
+        try:
+            out[_index_text(r["index"])] = float(r["hit"]) == 1.0
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: row {i}: hit {r['hit']!r} is not 0 or 1") from None
     return out
 
 
@@ -256,8 +353,8 @@ def ingest_predictions(pred_file: str | Path, benchmark: str, root: Path, *, dat
     chash = config_hash(resolved)
     run_id = "vlmeval-" + stable_hash([ckpt_id, chash], 16)
     lib = lib_versions_json()
-    run = dict(kind="eval", name=name or model, model=model, ckpt_id=ckpt_id, config_hash=chash, config=resolved,
-               lib_versions=lib)
+    run = {"kind": "eval", "name": name or model, "model": model, "ckpt_id": ckpt_id, "config_hash": chash,
+           "config": resolved, "lib_versions": lib}
     write_shard(root, "runs", [run_row(run_id, status="started", **run)], name=f"{run_id}-0start")
     write_shard(root, "items", [bench_item_row(bench, it) for it in items],
                 name=f"{run_id}-items-{bench.name}-{stable_hash([it.item_id for it in items], 8)}")
@@ -290,18 +387,22 @@ def ingest_predictions(pred_file: str | Path, benchmark: str, root: Path, *, dat
 
 __all__ = [
     "ALIASES",
+    "CUSTOM_NAME_OK",
     "VLMEVAL_NAMES",
     "BridgeJob",
     "benchmark_for",
+    "check_data",
     "find_pred_file",
     "ingest_predictions",
     "make_job",
     "model_name_for",
     "read_predictions",
+    "read_verdicts",
     "require_vlmeval",
     "run_vlmeval",
     "runner_command",
     "runner_env",
+    "stage_data",
     "vlmeval_dataset",
     "write_job",
 ]
