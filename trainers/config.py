@@ -78,6 +78,9 @@ class RolloutConfig:
     top_k: int = 0
     max_new_tokens: int = 32
     max_prompt_tokens: int = 2048         # longer prompts are left out of the pool (counted in the log)
+    # who samples: "hf" the policy itself (trainers/rollout.py); "vllm" a colocated vLLM engine whose
+    # weights are synced from the policy after every optimizer step (trainers/vllm_rollout.py; text policies)
+    engine: Literal["hf", "vllm"] = "hf"
     # Agentic (SWE) tasks only, trainers/agentic.py: the rollout is the agent loop, max_new_tokens per turn
     max_turns: int = 35                   # model turns per trajectory (SkyRL generator.max_turns)
     max_input_tokens: int = 28672         # no new turn once the trajectory is this long (generator.max_input_length)

@@ -53,6 +53,7 @@ from trainers.modeling import (
 from trainers.objectives import make_objective
 from trainers.rollout import make_rollouts
 from trainers.vision import VisionIO, freeze_vision_tower, is_vlm_path
+from trainers.vllm_rollout import check_engine, make_engine
 
 
 @dataclass
@@ -94,6 +95,17 @@ def set_rng_state(s: dict) -> None:
     np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), n[2], n[3], n[4]))
 
 
+def run_fingerprints(cfg: TrainConfig, objective, pools: DataPools, init_identity: str) -> dict:
+    """What a resume must find unchanged in a checkpoint's meta (config, objective, data, starting
+    weights); one recipe for both engines, so a checkpoint of either is checked the same way."""
+    return {
+        "config_fingerprint": config_fingerprint(cfg),
+        "objective_fingerprint": stable_hash(objective.fingerprint()),
+        "data_fingerprint": pools.fingerprint,
+        "init_identity": init_identity,
+    }
+
+
 def rl_pair_batches(cfg: TrainConfig, pair_batches: list[list]) -> list[list]:
     """The pairs that may become RL prompts (DA-RL's rl_extra) in each optimizer step. A batch that
     is re-applied across the mini-batches (pair_draw "per-rollout-step") is spread over them
@@ -118,6 +130,7 @@ class Trainer:
         self._prompt_ids: dict[str, list[int]] = {}
         self._prompt_vision: dict[str, dict | None] = {}
         self.io = None  # trainers.vision.VisionIO for a vision-language policy
+        self.rollout_engine = None  # rollout.engine = "vllm": trainers.vllm_rollout.VLLMRollout, synced per update
         self.step = 0
         self.resumed_from: Path | None = None
 
@@ -128,6 +141,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = resolve_device(cfg.device)  # before anything loads: a 'cuda' run without CUDA fails here
+        check_engine(cfg)  # and rollout.engine = "vllm" without vLLM
         if cfg.warmup.enabled:
             from trainers.sft import warmup_sft
 
@@ -145,12 +159,7 @@ class Trainer:
         if self.io is None:
             self._check_text_only()
         self.objective = make_objective(cfg.objective, cfg.template)
-        self.expected = {
-            "config_fingerprint": config_fingerprint(cfg),
-            "objective_fingerprint": stable_hash(self.objective.fingerprint()),
-            "data_fingerprint": self.pools.fingerprint,
-            "init_identity": self.init_identity,
-        }
+        self.expected = run_fingerprints(cfg, self.objective, self.pools, self.init_identity)
         self.task_stream = Stream(len(self.pools.tasks), cfg.seed, "tasks")
         self.pair_stream = Stream(len(self.pools.pairs), cfg.seed, "pairs")
         self.steps_per_epoch = max(1, len(self.pools.tasks) // cfg.prompts_per_step)
@@ -180,6 +189,7 @@ class Trainer:
         if cfg.loss.kl_coef > 0:
             self.ref = load_model(self.ref_path).eval().to(self.device)
             self.ref.requires_grad_(False)
+        self.rollout_engine = make_engine(self)  # after every change to the weights above (resume, DA-SFT)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of a task prompt as the policy will see it (rendered with cfg.template, as prompt_ids)."""
@@ -293,7 +303,7 @@ class Trainer:
             else:
                 ro = make_rollouts(self.model, self.tok, prompts, prompt_ids, G, r.max_new_tokens, generator=gen,
                                    temperature=r.temperature, top_p=r.top_p, top_k=r.top_k, pad=self.pad,
-                                   vision=self.prompt_vision(prompts))
+                                   vision=self.prompt_vision(prompts), engine=self.rollout_engine)
         t_rollout = time.perf_counter() - t0
         enc, mask = ro.enc, ro.enc.completion_mask
         adv = group_advantages(ro.rewards, G, cfg.loss.adv_scale).to(dev)
@@ -348,6 +358,8 @@ class Trainer:
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)))
             self.opt.step()
             self.sched.step()
+            if self.rollout_engine is not None:  # the next rollouts sample from the updated weights
+                self.rollout_engine.sync_weights(self.model)
 
         is_task = torch.tensor([prompts[i].kind == "task" for i in ro.prompt_of_row])
         task_r = ro.rewards[is_task]

@@ -101,6 +101,7 @@ class Rollouts:
     rewards: torch.Tensor      # [B]
     prompt_of_row: list[int]   # row -> index into the step's prompt list
     entropy: torch.Tensor | None = None  # [B, T] policy entropy at each sampled position
+    sample_logprobs: torch.Tensor | None = None  # [B, T] the sampler's log-prob of each token (engine "vllm")
 
 
 def truncate_at_stop(tok, ids: list[int], stops: tuple[str, ...]) -> tuple[int, str]:
@@ -136,18 +137,27 @@ def decode_rows(tok, ids: torch.Tensor, mask: torch.Tensor, stops_per_row: list[
 
 def make_rollouts(model, tok, prompts: list, prompt_token_ids: list[list[int]], group_size: int,
                   max_new_tokens: int, *, generator: torch.Generator, temperature: float, top_p: float,
-                  top_k: int, pad: int, vision: list | None = None) -> Rollouts:
+                  top_k: int, pad: int, vision: list | None = None, engine=None) -> Rollouts:
     """Sample, decode, score. `prompts` are RLPrompt-like (stop, scorer); ids are their rendered tokens;
-    `vision` their vision inputs (VLMs), kept with the batch for the loss forwards."""
+    `vision` their vision inputs (VLMs), kept with the batch for the loss forwards. `engine`: None samples
+    from `model` here; else a rollout engine (trainers.vllm_rollout) samples, seeded by the generator's
+    seed, and its log-probs are kept (its entropy metric is the estimate -log p of the sampled tokens)."""
     from trainers.modeling import left_pad
 
     pids, pmask = left_pad(prompt_token_ids, pad)
-    ids, mask, ent = sample(model, pids, pmask, group_size, max_new_tokens, eos_id=tok.eos_token_id, pad_id=pad,
-                            generator=generator, temperature=temperature, top_p=top_p, top_k=top_k, vision=vision,
-                            with_entropy=True)
+    logp = None
+    if engine is not None:
+        ids, mask, logp = engine.sample(prompt_token_ids, group_size, max_new_tokens, temperature=temperature,
+                                        top_p=top_p, top_k=top_k, seed=generator.initial_seed())
+        ent = -logp
+    else:
+        ids, mask, ent = sample(model, pids, pmask, group_size, max_new_tokens, eos_id=tok.eos_token_id,
+                                pad_id=pad, generator=generator, temperature=temperature, top_p=top_p, top_k=top_k,
+                                vision=vision, with_entropy=True)
     prompt_of_row = [i for i in range(len(prompts)) for _ in range(group_size)]
     texts, mask = decode_rows(tok, ids, mask, [prompts[i].stop for i in prompt_of_row], tok.eos_token_id)
     rewards = torch.tensor([float(prompts[i].scorer(t).score) for i, t in zip(prompt_of_row, texts)])
     group = torch.tensor(prompt_of_row, dtype=torch.long)
-    return Rollouts(Encoded(pids, pmask, group, ids, mask, vision), texts, rewards, prompt_of_row, ent * mask)
+    return Rollouts(Encoded(pids, pmask, group, ids, mask, vision), texts, rewards, prompt_of_row, ent * mask,
+                    None if logp is None else logp * mask)
 

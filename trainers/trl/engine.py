@@ -32,9 +32,9 @@ from ctxbench.core.errors import CtxbenchError
 from ctxbench.core.hashing import stable_hash
 from ctxbench.models.presets.registry import checkpoint_identity
 from trainers import checkpoint as ck
-from trainers.config import TrainConfig, config_fingerprint, run_id_for
+from trainers.config import TrainConfig, run_id_for
 from trainers.data import Stream, build_pools
-from trainers.grpo import Trainer, TrainResult, rl_pair_batches, rng_state
+from trainers.grpo import Trainer, TrainResult, rl_pair_batches, rng_state, run_fingerprints
 from trainers.metrics import metric_rows, write_checkpoint_row, write_metric_shard, write_run_row
 from trainers.modeling import encode, load_model, load_tokenizer, pad_id, render, resolve_model_path
 from trainers.objectives import make_objective
@@ -110,12 +110,7 @@ class TRLEngine:
         self.pad = pad_id(self.tok)
         self.pools = build_pools(cfg, self.count_tokens, self.benchmarks)
         self.objective = make_objective(cfg.objective, cfg.template)
-        self.expected = {
-            "config_fingerprint": config_fingerprint(cfg),
-            "objective_fingerprint": stable_hash(self.objective.fingerprint()),
-            "data_fingerprint": self.pools.fingerprint,
-            "init_identity": self.init_identity,
-        }
+        self.expected = run_fingerprints(cfg, self.objective, self.pools, self.init_identity)
         self.steps_per_epoch = max(1, len(self.pools.tasks) // cfg.prompts_per_step)
         self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
         self._layout()
