@@ -51,7 +51,10 @@ def dirs(tmp_path):
 @pytest.mark.parametrize("name", sorted(ABUSE))
 def test_shell_abuse_is_confined(name, dirs, faults):
     work, outside = dirs
-    cmd = ABUSE[name].format(outside=outside, victim=outside / "victim.txt", port="{port}")
+    # each case sleeps its own tagged time, so survivors are attributed to the case that left them
+    # (a global tag let one case's survivors, or another run's, fail the cases after it)
+    tag = f"37.{5000 + sorted(ABUSE).index(name)}"
+    cmd = ABUSE[name].replace(TAG, tag).format(outside=outside, victim=outside / "victim.txt", port="{port}")
     env = {"PATH": os.environ["PATH"], "HOME": str(work), "LANG": "C.UTF-8"}
     with Listener() as lst:
         t0 = time.monotonic()
@@ -62,7 +65,7 @@ def test_shell_abuse_is_confined(name, dirs, faults):
     assert wall < 8, f"run_shell overran its 3 s timeout: {wall:.1f}s"  # a survivor held the pipe
     failed = rc != 0 or timed_out
     assert_contained(ok=not failed if name not in CONFINED_ONLY else False, outside=outside, listener=lst,
-                     tag=TAG, victim=outside / "victim.txt", settle_s=1.5 if name in CONFINED_ONLY else 0)
+                     tag=tag, victim=outside / "victim.txt", settle_s=1.5 if name in CONFINED_ONLY else 0)
     assert not (work / "late.txt").exists(), "a process that left the group wrote after the run"
 
 
