@@ -130,14 +130,11 @@ def ours(ckpt: Path, texts, beta: float, precision: str, root: Path, extra: dict
     return t
 
 
-def run_arm(ckpt: Path, tok, texts, beta: float, bf16: bool, steps: int, tmp: Path) -> dict:
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
-
-    precision = "bf16" if bf16 else "fp32"
-    mine = ours(ckpt, texts, beta, precision, tmp / "ours")
-    times = {"trl": [], "ours": [], "ours_rollout": [], "ours_tokens": []}
+def alternating(times: dict, mine, record=None):
+    """A TRL callback that times each TRL step, then runs and times one compact step right after it, so
+    both sides see the same machine load (times["trl"], times["ours"]); `record` gets the compact step's
+    metrics."""
+    from transformers import TrainerCallback
 
     class Alternate(TrainerCallback):
         def on_step_begin(self, args, state, control, **kw):
@@ -148,8 +145,24 @@ def run_arm(ckpt: Path, tok, texts, beta: float, bf16: bool, steps: int, tmp: Pa
             t0 = time.perf_counter()
             m = mine.train_step(state.global_step)
             times["ours"].append(time.perf_counter() - t0)
-            times["ours_rollout"].append(m["rollout_s"])
-            times["ours_tokens"].append(m["completion_len"] * P * G)
+            if record is not None:
+                record(m)
+
+    return Alternate()
+
+
+def run_arm(ckpt: Path, tok, texts, beta: float, bf16: bool, steps: int, tmp: Path) -> dict:
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import GRPOConfig, GRPOTrainer
+
+    precision = "bf16" if bf16 else "fp32"
+    mine = ours(ckpt, texts, beta, precision, tmp / "ours")
+    times = {"trl": [], "ours": [], "ours_rollout": [], "ours_tokens": []}
+
+    def record(m: dict) -> None:
+        times["ours_rollout"].append(m["rollout_s"])
+        times["ours_tokens"].append(m["completion_len"] * P * G)
 
     args = GRPOConfig(
         output_dir=str(tmp / f"trl-{beta}-{precision}"), use_cpu=True, bf16=bf16, per_device_train_batch_size=P * G,
@@ -160,7 +173,7 @@ def run_arm(ckpt: Path, tok, texts, beta: float, bf16: bool, steps: int, tmp: Pa
     model = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch.float32)
     trl = GRPOTrainer(model=model, reward_funcs=[lambda completions, **kw: [e_fraction(c) for c in completions]],
                       args=args, train_dataset=Dataset.from_dict({"prompt": texts}), processing_class=tok,
-                      callbacks=[Alternate()])
+                      callbacks=[alternating(times, mine, record)])
     trl.train()
     trl_s, ours_s = times["trl"][1:], times["ours"][1:]  # step 1 of each is the warm-up
     return {
@@ -174,8 +187,6 @@ def run_arm(ckpt: Path, tok, texts, beta: float, bf16: bool, steps: int, tmp: Pa
 
 def run_contextrl(ckpt: Path, texts, steps: int, tmp: Path) -> dict:
     """The compact ContextRL step vs the TRL-subclass ContextRL step (trainers/trl), alternated."""
-    from transformers import TrainerCallback
-
     from trainers.trl.engine import TRLEngine
 
     ctx = {"objective": {"name": "contextrl", "ca_coef": 0.1}, "data": {"pairs": bench_pairs(tmp)},
@@ -185,18 +196,7 @@ def run_contextrl(ckpt: Path, texts, steps: int, tmp: Path) -> dict:
     engine = TRLEngine(cfg, tmp / "trl-ctx", {"bench-windows": make_benchmark(texts)})
     engine.setup("never")
     times = {"trl": [], "ours": []}
-
-    class Alternate(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kw):
-            self.t0 = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kw):
-            times["trl"].append(time.perf_counter() - self.t0)
-            t0 = time.perf_counter()
-            mine.train_step(state.global_step)
-            times["ours"].append(time.perf_counter() - t0)
-
-    engine.trainer.add_callback(Alternate())
+    engine.trainer.add_callback(alternating(times, mine))
     engine.run()
     trl_s, ours_s = times["trl"][1:], times["ours"][1:]
     return {"trl_subclass_s": statistics.median(trl_s), "trl_subclass_s_range": [min(trl_s), max(trl_s)],

@@ -8,6 +8,7 @@ import copy
 import json
 
 import pytest
+from chat_templates import NO_SWITCH, QWEN3_LIKE
 
 from ctxbench.core.config import ConfigError, load_config
 from ctxbench.core.errors import CtxbenchError
@@ -16,15 +17,6 @@ from ctxbench.models.chat import TemplateConfig, detect_family, family_of_path, 
 from ctxbench.models.hf.text import render_with
 from ctxbench.models.multimodal import render_prompt
 
-# Qwen3's switch: thinking off writes an empty think block after the assistant header
-QWEN3_LIKE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
-)
-# a template without the switch (Qwen3-VL-Instruct, Klear ...)
-NO_SWITCH = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-             "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 HEAD = "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n"
 
 

@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 import torch
+from chat_templates import QWEN3_LIKE
 
 from ctxbench.core.errors import CtxbenchError
 from ctxbench.models.base import GenConfig, Prompt
@@ -23,12 +24,6 @@ TEXTS = [
     "x",
     "Question: what is two plus two?\nAnswer:",
 ]
-
-QWEN3_LIKE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
-)
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from chat_templates import QWEN3_LIKE
 
 from ctxbench.models.base import Prompt
 from ctxbench.models.hf.text import render_with
 
-QWEN3_LIKE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
-)
 CONV = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "ls?"},
         {"role": "assistant", "content": "```bash\nls\n```"}, {"role": "user", "content": "<output>a.py</output>"}]
 

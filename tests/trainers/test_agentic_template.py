@@ -9,18 +9,12 @@ from __future__ import annotations
 import copy
 
 import pytest
+from chat_templates import NO_SWITCH, QWEN3_LIKE
 
 from ctxbench.models.chat import TemplateConfig
 from trainers.agentic import ChatPieces, TrajectoryChat
 from trainers.modeling import load_tokenizer
 
-QWEN3_LIKE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
-)
-NO_SWITCH = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-             "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 GEN = "<|im_start|>assistant\n"
 OFF = "<think>\n\n</think>\n\n"
 

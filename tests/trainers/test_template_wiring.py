@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from chat_templates import QWEN3_LIKE
 from toy import toy_pairs
 
 from ctxbench.models.chat import TemplateConfig
@@ -23,11 +24,6 @@ from trainers.modeling import encode, letter_token_ids, load_tokenizer, render
 from trainers.objectives import ChoiceScorer, make_objective
 from trainers.sft import make_example, pair_sft_examples
 
-QWEN3_LIKE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n"
-    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
-)
 HEAD = "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n"
 OFF = "<think>\n\n</think>\n\n"
 KLEAR = "The correct option is"
