@@ -291,3 +291,79 @@ def test_a_worker_killed_mid_eval_is_retried_and_stores_no_row_twice(ray_cluster
     assert len(attempts) == 2 and attempts[0]["pid"] == killed[0]
     assert _tables_json(res.tables) == _tables_json(ref.tables)
     assert store_essence(live) == store_essence(ref_root)  # dump() fails on a key stored twice
+
+
+# ------------------------------------------------------------------------------------------- a dead cluster
+
+class _DyingRay:
+    """Ray's surface as the executor uses it, for a cluster whose nodes die after the jobs are submitted:
+    `wait` never returns a result (what a real driver sees when the raylets are gone)."""
+
+    def __init__(self, nodes_after):
+        self.calls, self.nodes_after, self.cancelled = 0, nodes_after, []
+        self.exceptions = type("E", (), {"GetTimeoutError": TimeoutError})
+
+    def is_initialized(self):
+        return True
+
+    def nodes(self):
+        self.calls += 1
+        if self.calls == 1:  # check_fits, before any job
+            return [{"Alive": True, "Resources": {"CPU": 2.0}}]
+        return self.nodes_after()
+
+    def remote(self, fn):
+        class Task:
+            def options(self, **_kw):
+                return self
+
+            def remote(self, *_a):
+                return object()
+        return Task()
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        time.sleep(min(timeout or 0, 0.01))
+        return [], refs
+
+    def cancel(self, ref):
+        self.cancelled.append(ref)
+
+
+def _dead_nodes():
+    return [{"Alive": False, "Resources": {"CPU": 2.0}}]
+
+
+def _no_gcs():
+    raise ConnectionError("failed to connect to GCS at 127.0.0.1:6379")
+
+
+@pytest.mark.parametrize("nodes_after, text", [(_dead_nodes, "has no live node;"),
+                                               (_no_gcs, "has no live node: ConnectionError: failed to connect")])
+def test_a_cluster_that_dies_mid_run_fails_it_instead_of_hanging(tmp_path, monkeypatch, nodes_after, text):
+    from ctxbench.ablation.executors import ray as ray_exec
+
+    fake = _DyingRay(nodes_after)
+    monkeypatch.setattr(ray_exec, "_ray", lambda: fake)
+    monkeypatch.setattr(ray_exec, "HEARTBEAT_S", 0.01)
+    jobs, _ = _graph()
+    with pytest.raises(CtxbenchError, match=f"ray: the local Ray cluster {text}.*a re-run resumes"):
+        _ray(tmp_path).run(jobs)
+    assert fake.calls == 2 and len(fake.cancelled) == 4  # one liveness check, every pending task cancelled
+
+
+def test_a_live_cluster_with_slow_jobs_keeps_waiting(tmp_path, monkeypatch):
+    from ctxbench.ablation.executors import ray as ray_exec
+
+    beats = []
+
+    def alive():
+        beats.append(1)
+        if len(beats) == 3:
+            raise KeyboardInterrupt  # stop the endless wait from the test's side after three heartbeats
+        return [{"Alive": True, "Resources": {"CPU": 2.0}}]
+
+    monkeypatch.setattr(ray_exec, "_ray", lambda: _DyingRay(alive))
+    monkeypatch.setattr(ray_exec, "HEARTBEAT_S", 0.01)
+    with pytest.raises(KeyboardInterrupt):
+        _ray(tmp_path).run(_graph()[0])
+    assert len(beats) == 3

@@ -15,6 +15,9 @@ What this module adds is only the mapping:
   (a retry after the body finished but before Ray got the result);
 - a job that fails on both attempts fails the run with one line, its key and the cause; the other jobs'
   markers stay, so a re-run (with either executor) resumes;
+- a cluster that loses its last node mid-run (raylets killed, the head stopped) fails the run with one
+  line at the next heartbeat (HEARTBEAT_S without a finished job), where Ray would keep the driver
+  waiting forever;
 - the driver keeps one overall progress bar (workers run quiet) and, after the graph, the runner does
   the one ingest, here in the driver.
 
@@ -42,6 +45,7 @@ from ctxbench.core.atomic import write_json
 from ctxbench.core.errors import CtxbenchError
 
 MAX_RETRIES = 1          # one retry: a job fails the run when its second attempt fails too
+HEARTBEAT_S = 30.0       # how often a driver with no finished job checks that the cluster still has a node
 # Environment a worker on another node needs to read the same caches, offline, as the driver.
 FORWARDED_ENV = ("CTXBENCH_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM")
 
@@ -135,6 +139,21 @@ def check_fits(ray, jobs: list[Job], resources: ResourcesSpec, fixed: bool) -> N
         print(f"ctxbench: warning: {msg}; its jobs wait until a node that fits joins", file=sys.stderr)
 
 
+def check_alive(ray, address: str | None) -> None:
+    """Fail, instead of waiting forever, when the cluster has no live node left (its raylets died, or the
+    head was stopped): Ray itself would keep the driver's `wait` blocked."""
+    try:
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+    except Exception as e:  # noqa: BLE001 - an unreachable GCS is the same verdict
+        alive, why = [], f": {_cause(e)}"
+    else:
+        why = ""
+    if not alive:
+        where = f"the Ray cluster at {address}" if address else "the local Ray cluster"
+        raise CtxbenchError(f"ray: {where} has no live node{why}; the finished jobs' markers are kept, so a "
+                            "re-run resumes")
+
+
 class RayExecutor(JobRunner):
     """JobRunner's markers and results, with the jobs run as Ray tasks (see the module docstring)."""
 
@@ -179,7 +198,11 @@ class RayExecutor(JobRunner):
             pending = {refs[j.key]: j for j in todo}
             try:
                 while pending:
-                    (ready,), _ = ray.wait(list(pending), num_returns=1)
+                    done, _ = ray.wait(list(pending), num_returns=1, timeout=HEARTBEAT_S)
+                    if not done:
+                        check_alive(ray, self.address)
+                        continue
+                    (ready,) = done
                     job = pending.pop(ready)
                     try:
                         results[job.key] = ray.get(ready)
