@@ -50,9 +50,16 @@ class Resampler:
         return [(k, min(CHUNK, self.n_boot - k * CHUNK)) for k in range(-(-self.n_boot // CHUNK))]
 
     def item_weights(self, benchmark: str, items: np.ndarray, chunk: int, size: int) -> np.ndarray:
+        """size x n resample weights: each row the counts of n items drawn with replacement, over n.
+
+        Drawn as n uniform indices per row and counted (np.bincount), which is the multinomial
+        (n; 1/n, ..., 1/n) exactly in distribution and ~13x faster than numpy's multinomial, whose
+        per-category binomial draws were most of the report's time at 1M rows (bench/store_scale.py).
+        """
         n = len(items)
         rng = _rng(self.seed, "items", benchmark, _items_key(items), chunk)
-        return rng.multinomial(n, np.full(n, 1.0 / n), size=size) / n
+        idx = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        return np.bincount(idx.ravel(), minlength=size * n).reshape(size, n) / n
 
     def seed_weights(self, arm: str, seeds: np.ndarray, chunk: int, size: int) -> np.ndarray:
         s = len(seeds)
@@ -60,20 +67,26 @@ class Resampler:
         return rng.multinomial(s, np.full(s, 1.0 / s), size=size) / s
 
 
-def arm_item_means(p: Panel, arm: str, rs: Resampler, chunk: int, size: int) -> np.ndarray:
-    """Seed-averaged item scores of one arm under the chunk's seed resamples: size x items."""
-    return rs.seed_weights(arm, p.seeds[arm], chunk, size) @ p.X[arm]
-
-
 def superiority_draws(p: Panel, arm_a: str, arm_b: str, rs: Resampler) -> np.ndarray:
-    """Bootstrap draws of P(B beats A on a random item), ties counted half."""
+    """Bootstrap draws of P(B beats A on a random item), ties counted half.
+
+    A seed resample of S seeds takes few distinct values (10 at S = 3), so the item win vector is
+    computed once per distinct (A draw, B draw) and dotted with the item weights of the resamples that
+    share it: the same numbers as a win matrix per resample, without building it.
+    """
     out = np.empty(rs.n_boot)
     start = 0
     for k, size in rs.chunks():
         wi = rs.item_weights(p.benchmark, p.items, k, size)
-        a = arm_item_means(p, arm_a, rs, k, size)
-        b = arm_item_means(p, arm_b, rs, k, size)
-        out[start:start + size] = np.einsum("rn,rn->r", win_matrix(a, b), wi)
+        wa, ia = np.unique(rs.seed_weights(arm_a, p.seeds[arm_a], k, size), axis=0, return_inverse=True)
+        wb, ib = np.unique(rs.seed_weights(arm_b, p.seeds[arm_b], k, size), axis=0, return_inverse=True)
+        a, b = wa @ p.X[arm_a], wb @ p.X[arm_b]
+        pair = ia.ravel() * len(wb) + ib.ravel()
+        chunk = np.empty(size)
+        for code in np.unique(pair):
+            rows = np.flatnonzero(pair == code)
+            chunk[rows] = wi[rows] @ win_matrix(a[code // len(wb)], b[code % len(wb)])
+        out[start:start + size] = chunk
         start += size
     return out
 

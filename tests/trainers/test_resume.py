@@ -78,7 +78,7 @@ def test_sigkill_then_resume_auto_equals_straight(tmp_path, pairs_path, straight
     script = KILL_SCRIPT.format(tests=str(here), repo=str(here.parents[1]), pairs=str(pairs_path), over=OVER,
                                 root=str(tmp_path))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", script], check=False, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     # a half-written checkpoint left by a kill during a save is never mistaken for one
     ckroot = next((tmp_path / "train").iterdir()) / "checkpoints"
@@ -86,6 +86,8 @@ def test_sigkill_then_resume_auto_equals_straight(tmp_path, pairs_path, straight
     (ckroot / ".step-0000004.tmp-99999" / "model.safetensors").write_bytes(b"partial")
     cfg = base_cfg(pairs_path, objective={"name": "contextrl"}, **OVER)
     res = train(cfg, tmp_path, resume="auto", benchmarks=BENCHES)
+    seen = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "train").glob("*/checkpoints/*"))
+    assert res.resumed_from is not None, f"resumed run {res.run_id} found no checkpoint; on disk: {seen}"
     assert res.resumed_from.name == "step-0000002"
     assert max_weight_diff(res.ckpt_dir, straight["contextrl"].ckpt_dir) <= 1e-6
     assert not (ckroot / ".step-0000004.tmp-99999").exists()
@@ -145,7 +147,7 @@ def test_all_damaged_or_explicit_damaged_is_an_error(tmp_path, pairs_path):
 
 
 def test_changed_config_objective_or_data_is_refused(tmp_path, pairs_path):
-    cfg, ckroot = _three_checkpoints(tmp_path, pairs_path)
+    _cfg, ckroot = _three_checkpoints(tmp_path, pairs_path)
     # a longer run with the same name: resume is attempted and must be refused, naming what changed
     with pytest.raises(CheckpointError, match="training config"):
         train(base_cfg(pairs_path, objective={"name": "grpo"}, max_steps=3, save_every=1, keep_last=3,
