@@ -4,7 +4,7 @@
     python bench/store_scale.py [--rows 1000000] [--root /tmp/store-scale] [--reps 3]
 
 Why synthetic: what is measured is the store (shards -> DuckDB -> queries -> statistics), not a model.
-The ablation has the default's shape (base + 4 arms x 3 seeds, 5 benchmarks, the probe), with items per
+The ablation has a first ablation's shape (base + 4 arms x 3 seeds, 5 benchmarks, the probe), with items per
 benchmark chosen so the total reaches --rows, plus PAIRS context pairs for the Pairs page. Each page is
 timed through the app's own data functions (ctxbench.app.data: the cached connection and every cache
 cleared before each rep, so a rep opens the snapshot and runs every query and its pandas work, as the
