@@ -49,17 +49,14 @@ class Resampler:
         """(chunk index, resamples in it) covering n_boot."""
         return [(k, min(CHUNK, self.n_boot - k * CHUNK)) for k in range(-(-self.n_boot // CHUNK))]
 
-    def item_weights(self, benchmark: str, items: np.ndarray, chunk: int, size: int) -> np.ndarray:
-        """size x n resample weights: each row the counts of n items drawn with replacement, over n.
-
-        Drawn as n uniform indices per row and counted (np.bincount), which is the multinomial
-        (n; 1/n, ..., 1/n) exactly in distribution and ~13x faster than numpy's multinomial, whose
-        per-category binomial draws were most of the report's time at 1M rows (bench/store_scale.py).
-        """
+    def item_draws(self, benchmark: str, items: np.ndarray, chunk: int, size: int) -> np.ndarray:
+        """size x n item indices: each row n items drawn uniformly with replacement (a row's counts are
+        the multinomial (n; 1/n, ..., 1/n) resample weights). Indices, not weights: a statistic that is
+        a mean over items is then a gather, with neither numpy's multinomial (per-category binomial
+        draws) nor a size x n weight matrix, which were most of the report's time at 1M rows."""
         n = len(items)
         rng = _rng(self.seed, "items", benchmark, _items_key(items), chunk)
-        idx = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
-        return np.bincount(idx.ravel(), minlength=size * n).reshape(size, n) / n
+        return rng.integers(0, n, size=(size, n))
 
     def seed_weights(self, arm: str, seeds: np.ndarray, chunk: int, size: int) -> np.ndarray:
         s = len(seeds)
@@ -71,22 +68,19 @@ def superiority_draws(p: Panel, arm_a: str, arm_b: str, rs: Resampler) -> np.nda
     """Bootstrap draws of P(B beats A on a random item), ties counted half.
 
     A seed resample of S seeds takes few distinct values (10 at S = 3), so the item win vector is
-    computed once per distinct (A draw, B draw) and dotted with the item weights of the resamples that
-    share it: the same numbers as a win matrix per resample, without building it.
+    computed once per distinct (A draw, B draw) in the chunk, and each resample's statistic is the mean
+    of its pair's win vector over its drawn items: the same numbers as a win matrix per resample dotted
+    with multinomial weights, without building either.
     """
     out = np.empty(rs.n_boot)
     start = 0
     for k, size in rs.chunks():
-        wi = rs.item_weights(p.benchmark, p.items, k, size)
+        idx = rs.item_draws(p.benchmark, p.items, k, size)
         wa, ia = np.unique(rs.seed_weights(arm_a, p.seeds[arm_a], k, size), axis=0, return_inverse=True)
         wb, ib = np.unique(rs.seed_weights(arm_b, p.seeds[arm_b], k, size), axis=0, return_inverse=True)
-        a, b = wa @ p.X[arm_a], wb @ p.X[arm_b]
-        pair = ia.ravel() * len(wb) + ib.ravel()
-        chunk = np.empty(size)
-        for code in np.unique(pair):
-            rows = np.flatnonzero(pair == code)
-            chunk[rows] = wi[rows] @ win_matrix(a[code // len(wb)], b[code % len(wb)])
-        out[start:start + size] = chunk
+        codes, row = np.unique(ia.ravel() * len(wb) + ib.ravel(), return_inverse=True)
+        wins = win_matrix((wa @ p.X[arm_a])[codes // len(wb)], (wb @ p.X[arm_b])[codes % len(wb)])
+        out[start:start + size] = wins[row.ravel()[:, None], idx].mean(axis=1)
         start += size
     return out
 

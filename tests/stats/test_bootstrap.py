@@ -1,7 +1,7 @@
 """The P(superiority) bootstrap (ctxbench.stats.bootstrap): what the fast paths must keep.
 
 superiority_draws groups resamples by their distinct seed draws instead of building a win matrix per
-resample; the item weights are counted uniform draws instead of numpy's multinomial. Either shortcut
+resample, and averages over drawn item indices instead of weighting by numpy's multinomial. Either shortcut
 could silently change the statistic: the first is checked against the direct formula on the same
 weights, the second against the multinomial's moments.
 """
@@ -27,18 +27,24 @@ def test_grouped_draws_equal_a_win_matrix_per_resample(seeds):
     rs = Resampler(n_boot=CHUNK + 44, seed=3)  # two chunks, the second partial
     direct = []
     for k, size in rs.chunks():
-        wi = rs.item_weights(p.benchmark, p.items, k, size)
+        wi = _weights(rs.item_draws(p.benchmark, p.items, k, size))
         a = rs.seed_weights("A", p.seeds["A"], k, size) @ p.X["A"]
         b = rs.seed_weights("B", p.seeds["B"], k, size) @ p.X["B"]
         direct.append(np.einsum("rn,rn->r", win_matrix(a, b), wi))
     assert np.allclose(superiority_draws(p, "A", "B", rs), np.concatenate(direct), rtol=0, atol=1e-12)
 
 
-def test_item_weights_have_the_multinomial_moments():
+def _weights(idx: np.ndarray) -> np.ndarray:
+    """The multinomial resample weights of item draws: each row's counts over n."""
+    n = idx.shape[1]
+    return np.stack([np.bincount(r, minlength=n) for r in idx]) / n
+
+
+def test_item_draws_give_the_multinomial_weights():
     n, size = 50, 4000
     rs = Resampler(n_boot=size, seed=1)
-    w = np.concatenate([rs.item_weights("b", np.arange(n).astype(str), k, s) for k, s in rs.chunks()])
-    counts = w * n
+    counts = np.concatenate([_weights(rs.item_draws("b", np.arange(n).astype(str), k, s)) * n
+                             for k, s in rs.chunks()])
     assert np.allclose(counts, np.round(counts)) and (counts.sum(axis=1) == n).all()
     # multinomial(n; 1/n each): mean 1, variance (n - 1) / n, covariance -1 / n between items
     assert abs(counts.mean() - 1.0) < 1e-12
@@ -47,5 +53,5 @@ def test_item_weights_have_the_multinomial_moments():
     assert cov.mean() == pytest.approx(-1 / n, abs=0.004)
     # keyed: the same (seed, benchmark, items, chunk) gives the same weights, another chunk others
     items = np.arange(n).astype(str)
-    assert np.array_equal(rs.item_weights("b", items, 0, 8), rs.item_weights("b", items, 0, 8))
-    assert not np.array_equal(rs.item_weights("b", items, 0, 8), rs.item_weights("b", items, 1, 8))
+    assert np.array_equal(rs.item_draws("b", items, 0, 8), rs.item_draws("b", items, 0, 8))
+    assert not np.array_equal(rs.item_draws("b", items, 0, 8), rs.item_draws("b", items, 1, 8))

@@ -75,6 +75,31 @@ def test_sign_flip_exact_and_monte_carlo():
     assert sign_flip_pvalue(d, exact_max_items=0, seed=3) == sign_flip_pvalue(d, exact_max_items=0, seed=3)
 
 
+def test_sign_flip_by_distinct_value_matches_exact_enumeration(monkeypatch):
+    """Tied differences (0/1 scores averaged over seeds) are flipped as one binomial per value: the same
+    null as one sign per item, checked against the exact enumeration and the per-item draw."""
+    from ctxbench.stats import paired
+
+    d = np.repeat([1 / 3, -2 / 3, 1.0], [8, 3, 5])  # 16 items (enumerable: 2^16 patterns), 3 values
+    exact, _ = sign_flip_pvalue(d)
+    monkeypatch.setattr(paired, "GROUPED_MIN_TIES", 4)  # 3 values x 4 <= 16 items: grouped
+    grouped, _ = sign_flip_pvalue(d, exact_max_items=0, n_perm=40000, seed=2)
+    monkeypatch.setattr(paired, "GROUPED_MIN_TIES", 10**9)  # force one sign per item
+    per_item, _ = sign_flip_pvalue(d, exact_max_items=0, n_perm=40000, seed=2)
+    assert abs(grouped - exact) < 0.006 and abs(per_item - exact) < 0.006
+    assert grouped != per_item  # the two paths really are different draws
+    monkeypatch.undo()
+    big = np.random.default_rng(5).choice([-1.0, -0.5, 0.5, 1.0, 1.0], 3000)
+    assert abs(sign_flip_pvalue(big, n_perm=4000, seed=1)[0] - per_item_p(big)) < 0.03
+
+
+def per_item_p(d, n=4000):
+    """The per-item sign-flip p-value, written out (the reference for the grouped draw)."""
+    rng = np.random.default_rng(9)
+    t = np.abs((1 - 2 * rng.integers(0, 2, (n, len(d)))) @ d)
+    return (1 + np.count_nonzero(t >= abs(d.sum()) - 1e-9)) / (n + 1)
+
+
 def test_prob_superiority_ties_half():
     assert prob_superiority([0, 1, 0.5, 0], [1, 1, 0, 0.25]) == pytest.approx((1 + 0.5 + 0 + 1) / 4)
 
