@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from ctxbench.core.atomic import disk_full_guard, publish_dir, temp_path
@@ -45,8 +46,12 @@ def verify_checkpoint(folder: str | Path, required: tuple[str, ...] = ()) -> dic
         raise CheckpointError(str(e)) from None
 
 
-def save_checkpoint(ckpt_root: Path, name: str, model, tok, state: dict, meta: dict) -> Path:
-    """Write a checkpoint atomically under `ckpt_root/name` and return its folder."""
+def save_checkpoint(ckpt_root: Path, name: str, model, tok, state: dict, meta: dict,
+                    extra: Callable[[Path], None] | None = None) -> Path:
+    """Write a checkpoint atomically under `ckpt_root/name` and return its folder.
+
+    extra(folder): writes more files into the unpublished folder, before the manifest seals it
+    (the TRL engine's trainer_state.json, HF Trainer's own resume file)."""
     import torch
 
     ckpt_root.mkdir(parents=True, exist_ok=True)
@@ -59,6 +64,8 @@ def save_checkpoint(ckpt_root: Path, name: str, model, tok, state: dict, meta: d
             tok.save_pretrained(tmp)
             torch.save(state, tmp / STATE)
             (tmp / META).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str), encoding="utf-8")
+            if extra is not None:
+                extra(tmp)
             write_manifest(tmp, {"name": name, "step": state.get("step")})
         if final.exists():  # re-saving the same step: move the old copy aside only now
             old = temp_path(ckpt_root / f"{name}.old")
@@ -86,7 +93,9 @@ def prune(ckpt_root: Path, keep_last: int, protect: set[str] = frozenset()) -> N
     `protect` names folders that stay (the step-0 stage output that serves as the KL reference)."""
     complete = [p for p in list_step_checkpoints(ckpt_root) if (p / MANIFEST).exists() and p.name not in protect]
     for p in complete[:-keep_last]:
-        shutil.rmtree(p, ignore_errors=True)
+        doomed = temp_path(p)  # hidden first: a kill mid-delete leaves no half-deleted checkpoint in view
+        os.replace(p, doomed)  # (clean_stale_tmp removes what a kill left)
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 def clean_stale_tmp(ckpt_root: Path) -> None:

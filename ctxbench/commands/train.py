@@ -224,7 +224,7 @@ def make_trainer(args: argparse.Namespace, cfg, root: Path):
 
         return Trainer(cfg, root)
     if args.stop_after is not None:
-        raise ConfigError("--stop-after needs --engine compact (the trl engine does not resume a partial run)")
+        raise ConfigError("--stop-after needs --engine compact (the trl engine stops only at its max steps)")
     from ctxbench.core.config import parse_sets
     from trainers.trl.engine import TRLEngine
 

@@ -13,10 +13,18 @@ Same as the compact trainer (trainers/grpo.py), by calling its code:
     (trainers/metrics.py), written by the main process only.
 
 Different, on purpose and stated: the run id ends in "-trl" (a run trained twice, once per engine, is
-two runs); meta.json says `"engine": "trl"`; the trainer state holds the step, metric history and
-schedule, and the optimizer state only where it is not sharded (one process or DDP). A partly trained
-TRL run is not resumed (a finished one is reported, as by the compact trainer): re-run with
-`--resume never`, or train with the compact engine, which resumes exactly.
+two runs); meta.json says `"engine": "trl"`; a checkpoint also holds HF's trainer_state.json, and
+its trainer state holds every rank's RNG state and TRL's micro-step counter beside the compact
+trainer's pieces (trainers/trl/resume.py).
+
+Resume (`--resume auto`, the default) continues a partly trained run from its newest complete
+checkpoint and ends with the weights and metric history of an uninterrupted run (resume.py says what
+is restored, where, and why through HF Trainer's own resume path). Refused, with one line: a checkpoint
+written by another process count (each rank's RNG is part of the state), or under FSDP / DeepSpeed
+ZeRO (the sharded optimizer state is not saved); `--resume PATH` (the compact engine's). Store rows: a
+replayed step rewrites its metric shard under the same name, and the resumed-from checkpoint's row
+and a finished run's run row are rewritten too (same shard names), so a kill between a checkpoint and
+its row loses nothing and duplicates nothing.
 """
 
 from __future__ import annotations
@@ -34,10 +42,11 @@ from ctxbench.models.presets.registry import checkpoint_identity
 from trainers import checkpoint as ck
 from trainers.config import TrainConfig, run_id_for
 from trainers.data import Stream, build_pools
-from trainers.grpo import Trainer, TrainResult, rl_pair_batches, rng_state, run_fingerprints
+from trainers.grpo import Trainer, TrainResult, rl_pair_batches, run_fingerprints
 from trainers.metrics import metric_rows, write_checkpoint_row, write_metric_shard, write_run_row
 from trainers.modeling import encode, load_model, load_tokenizer, pad_id, render, resolve_model_path
 from trainers.objectives import make_objective
+from trainers.trl import resume as trl_resume
 from trainers.trl.config import check_expressible, geometry, grpo_config
 from trainers.trl.metrics import step_metrics
 
@@ -79,6 +88,7 @@ class TRLEngine:
         self._updates: list[dict] = []
         self.step = 0
         self.resumed_from: Path | None = None
+        self.resume_state: dict | None = None  # a partly trained run's trainer state (trainers/trl/resume.py)
         self.done: Path | None = None
         self.io = None  # text policies only (the compact trainer's DA-SFT stage reads it)
 
@@ -90,7 +100,8 @@ class TRLEngine:
 
         cfg = self.cfg
         check_expressible(cfg)
-        self.state = PartialState()
+        self.state = PartialState(cpu=not torch.cuda.is_available())  # as GRPOConfig(use_cpu): under torchrun
+        # on a CPU machine that makes the ranks one gloo MULTI_CPU group, not a single process each
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         if cfg.warmup.enabled:
@@ -117,13 +128,18 @@ class TRLEngine:
         self._check_existing(resume)
         if self.done is not None:
             return
-        self.model = load_model(self.init_path)
-        self.ref_path = self.init_path
-        if self.objective.before_rl(self):  # the DA-SFT stage; its output is step 0 and the KL reference
-            self.ref_path = self.ckpt_root / ck.step_dir_name(0)
-            self._save(0, self.model, self.model.state_dict())
-            self.model = load_model(self.ref_path)  # TRL builds the reference from the policy's own path
+        if self.resumed_from is not None:  # TRL builds its KL reference from the policy's own path: load the
+            self.model = load_model(self.ref_path)  # reference; HF's resume puts the checkpoint's weights in
+        else:
+            self.model = load_model(self.init_path)
+            self.ref_path = self.init_path
+            if self.objective.before_rl(self):  # the DA-SFT stage; its output is step 0 and the KL reference
+                self.ref_path = self.ckpt_root / ck.step_dir_name(0)
+                self._save(0, self.model, self.model.state_dict())
+                self.model = load_model(self.ref_path)  # TRL builds the reference from the policy's own path
         self._build_trainer()
+        if self.resume_state is not None:
+            trl_resume.arm(self.trainer, self.resume_state)
 
     def count_tokens(self, text: str) -> int:
         return len(encode(self.tok, render(self.tok, text, template=self.cfg.template)))
@@ -162,7 +178,9 @@ class TRLEngine:
         if resume != "auto":
             raise CtxbenchError("--engine trl cannot start from a checkpoint folder (--resume PATH); use "
                                 "--resume never or --engine compact")
-        ck.clean_stale_tmp(self.ckpt_root)
+        if self.state.is_main_process:  # half-written folders of killed processes: one rank cleans, all read
+            ck.clean_stale_tmp(self.ckpt_root)
+        self.state.wait_for_everyone()
         found = ck.find_resume(self.ckpt_root)
         if found is None:
             return
@@ -171,13 +189,21 @@ class TRLEngine:
             raise ck.CheckpointError(f"{found} was written by the compact engine, not --engine trl; use another "
                                      "--run-name, or --engine compact to continue it")
         ck.check_compatible(meta, self.expected, found)
-        if int(meta["step"]) < self.total_steps:
-            raise ck.CheckpointError(
-                f"run {self.run_id} stopped at {found.name} of {self.total_steps} steps and --engine trl does not "
-                "continue a partly trained run; use --resume never to retrain it, or --engine compact (which "
-                "resumes exactly)")
-        self.done, self.step, self.history = found, int(meta["step"]), list(state["history"])
+        self.step, self.history = int(meta["step"]), list(state["history"])
+        self.stage_metrics = dict(state.get("stage_metrics", {}))
         self.resumed_from = found
+        if self.step >= self.total_steps:
+            self.done = found
+        else:
+            self.resume_state = trl_resume.check_resumable(state, meta, self.state.num_processes, found)
+            self.ref_path = Path(meta["ref_path"])
+            self.objective.load_state_dict(state["objective"])
+            if self.state.is_main_process:
+                print(f"ctxbench: resuming {self.run_id} from {found.name} (step {self.step}/{self.total_steps})",
+                      file=sys.stderr)
+        if self.state.is_main_process:  # a kill between a checkpoint and its row (or a prune) leaves it undone
+            self._checkpoint_row(found, self.step)
+            self._prune()
 
     def _build_trainer(self) -> None:
         from datasets import Dataset
@@ -218,26 +244,33 @@ class TRLEngine:
 
     def _save(self, step: int, model, state_dict, trainer=None) -> Path:
         path = self.ckpt_root / ck.step_dir_name(step)
+        resumable = trl_resume.capture(trainer) if trainer is not None else None  # every process: gathers RNG
         if self.state.is_main_process:
             write_metric_shard(self.root, self.run_id, self._pending)
             self._pending = []
             state = {"step": step, "engine": ENGINE, "history": self.history, "stage_metrics": self.stage_metrics,
-                     "streams": self.stream_state, "rng": rng_state(), "objective": self.objective.state_dict()}
+                     "streams": self.stream_state, "objective": self.objective.state_dict()}  # RNG: resume.capture
             if trainer is not None:
-                state["scheduler"] = trainer.lr_scheduler.state_dict()
-                sharded = trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled
-                state["optimizer"] = None if sharded else trainer.optimizer.state_dict()
+                state.update(resumable)
             meta = {**self.expected, "engine": ENGINE, "run_id": self.run_id, "step": step, "config": to_dict(self.cfg),
                     "init_path": str(self.init_path), "data": self.pools.describe(), "ref_path": str(self.ref_path),
                     "num_processes": self.state.num_processes, "trl_args": self.trl_args}
-            ck.save_checkpoint(self.ckpt_root, path.name, _WithStateDict(model, state_dict), self.tok, state, meta)
-            protect = {ck.step_dir_name(0)} if (self.ckpt_root / ck.step_dir_name(0)).exists() else set()
-            ck.prune(self.ckpt_root, self.cfg.keep_last, protect)
-            write_checkpoint_row(self.root, ckpt_id=checkpoint_identity(path), path=path, model=self.cfg.model,
-                                 arm=self.cfg.objective.name, seed=self.cfg.seed, step=step, run_id=self.run_id,
-                                 parent_ckpt_id=self.init_identity)
+            extra = (lambda folder: trl_resume.write_hf_state(trainer, folder)) if trainer is not None else None
+            ck.save_checkpoint(self.ckpt_root, path.name, _WithStateDict(model, state_dict), self.tok, state, meta,
+                               extra)
+            self._prune()
+            self._checkpoint_row(path, step)
         self.state.wait_for_everyone()
         return path
+
+    def _prune(self) -> None:
+        protect = {ck.step_dir_name(0)} if (self.ckpt_root / ck.step_dir_name(0)).exists() else set()
+        ck.prune(self.ckpt_root, self.cfg.keep_last, protect)
+
+    def _checkpoint_row(self, path: Path, step: int) -> None:
+        write_checkpoint_row(self.root, ckpt_id=checkpoint_identity(path), path=path, model=self.cfg.model,
+                             arm=self.cfg.objective.name, seed=self.cfg.seed, step=step, run_id=self.run_id,
+                             parent_ckpt_id=self.init_identity)
 
     # -------------------------------------------------------------------------------- run
 
@@ -247,11 +280,12 @@ class TRLEngine:
 
     def run(self) -> TrainResult:
         if self.done is None:
-            self.trainer.train()
+            partial = self.resume_state is not None
+            self.trainer.train(resume_from_checkpoint=str(self.resumed_from) if partial else None)
             if self.step < self.total_steps:
                 raise CtxbenchError(f"{self.run_id}: TRL stopped at step {self.step} of {self.total_steps}")
         last = self.ckpt_root / ck.step_dir_name(self.step)
-        if self.done is None and self.is_main:
+        if self.is_main:  # a finished run's too: a kill after its last checkpoint would lose it (same shard name)
             cfg = self.cfg
             write_run_row(self.root, run_id=self.run_id, model=cfg.model, ckpt_id=checkpoint_identity(last),
                           arm=cfg.objective.name, seed=cfg.seed, config_hash=self.expected["config_fingerprint"],

@@ -37,6 +37,7 @@ from trainers.data import RLPrompt
 from trainers.losses import group_advantages
 from trainers.modeling import encode
 from trainers.rollout import truncate_at_stop
+from trainers.trl.resume import ResumeHooks
 
 
 @dataclass
@@ -51,9 +52,10 @@ class ArmSide:
     update_draws: list[list]                 # optimizer step -> the pair batch [(Pair, pos_first)]
 
 
-class CtxbenchGRPOTrainer(GRPOTrainer):
+class CtxbenchGRPOTrainer(ResumeHooks, GRPOTrainer):
     """GRPOTrainer + a ctxbench arm. `step_hook(trainer, logs)` runs after every optimizer step's log,
-    on every process (the engine writes metrics and checkpoints from it)."""
+    on every process (the engine writes metrics and checkpoints from it). ResumeHooks: exact resume from
+    a ctxbench checkpoint (trainers/trl/resume.py)."""
 
     def __init__(self, *, side: ArmSide, step_hook: Callable | None = None, **kwargs):
         self.side = side

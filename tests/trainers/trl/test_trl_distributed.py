@@ -8,6 +8,11 @@ processes and weighted back to the full-batch mean. The rollouts are sampled fro
 at a time with a per-(prompt, step) seed (trl_fixed.sampled_rollout_func), so both runs sample the same
 completions; TRL's own generation would not (one RNG stream per process).
 
+Why `--multi_gpu` on a CPU machine: `accelerate launch --cpu --num_processes 2` goes to accelerate's
+simple launcher, which starts ONE process (an earlier version of this test compared one process with
+itself); `--multi_gpu` starts two ranks through torchrun, and the engine's PartialState(cpu=True) makes
+them one gloo group when there is no GPU. The test asserts the world size the run saw.
+
 Tolerance 1e-6 on every weight: the two runs differ only in the order of float sums (the all-reduce).
 Adam's eps is raised to 1e-2 as in tests/trainers/test_invariants.py, so float noise in near-zero
 gradients is not amplified into +-lr steps.
@@ -30,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 
 SCRIPT = """
-import json, sys
+import json, os, sys
 sys.path[:0] = [{repo!r}, {trainers!r}, {here!r}]
 import torch
 torch.set_num_threads(1)
@@ -42,8 +47,9 @@ root, pairs = sys.argv[1], sys.argv[2]
 cfg = base_cfg(pairs, objective={{"name": "contextrl", "ca_coef": 0.5}}, max_steps=2, run_name="dist",
                optim={{"lr": 1e-2, "eps": 1e-2}}, loss={{"kl_coef": 0.05}})
 res = train_trl(cfg, root, "never", benchmarks=BENCHES, rollout_func=sampled_rollout_func(4))
-if res.metrics:
-    print("RESULT " + json.dumps({{"ckpt": str(res.ckpt_dir), "metrics": res.metrics}}))
+if int(os.environ.get("RANK", "0")) == 0:  # every rank has the metrics; one reports
+    world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    print("RESULT " + json.dumps({{"ckpt": str(res.ckpt_dir), "metrics": res.metrics, "world": world}}))
 """
 
 
@@ -71,9 +77,10 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(tmp_path):
     script = tmp_path / "train_dist.py"
     script.write_text(SCRIPT.format(repo=str(REPO), trainers=str(HERE.parent), here=str(HERE)), encoding="utf-8")
     one = _run([sys.executable, str(script), str(tmp_path / "one"), str(pairs)], tmp_path)
-    two = _run([sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+    two = _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                 "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                 "--main_process_port", str(_port()), str(script), str(tmp_path / "two"), str(pairs)], tmp_path)
+    assert (one["world"], two["world"]) == (1, 2)  # two ranks really trained
     assert [m["step"] for m in two["metrics"]] == [1, 2]
     for a, b in zip(one["metrics"], two["metrics"]):
         assert a["task_batch_hash"] == b["task_batch_hash"]

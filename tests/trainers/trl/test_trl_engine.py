@@ -5,8 +5,9 @@ pairs file, 2 prompts x 2 rollouts, 2 steps): a checkpoint in the compact layout
 meta.json with the run's fingerprints and `engine = "trl"`), its rows ingested into the store (run,
 checkpoint, per-step metrics under the compact metric names), and the eval harness scores the
 checkpoint as `hf:PATH` with the same checkpoint identity the store recorded. Then the refusals: a
-setting TRL cannot express, a --trl field that would change the maths, --stop-after, a partly trained
-run; and a finished run re-run trains nothing.
+setting TRL cannot express, a --trl field that would change the maths, --stop-after, --resume PATH; a
+finished run re-run trains nothing, and a partly trained one resumes to the same checkpoint identity
+(tests/trainers/trl/test_trl_resume.py holds the resume to the straight run's weights and metrics).
 """
 
 from __future__ import annotations
@@ -103,16 +104,22 @@ def test_the_eval_harness_scores_a_trl_checkpoint(env, trained):
     assert db_rows(root, "SELECT count(*) FROM samples WHERE run_id = ?", [rep.run_id]) == [(2,)]
 
 
-def test_a_finished_run_trains_nothing_and_a_partial_one_is_refused(env, trained):
+def test_a_finished_run_trains_nothing_and_a_partial_one_resumes_exactly(env, trained):
     from pathlib import Path
+
+    from ctxbench.models.presets.registry import checkpoint_identity
 
     rc, out, err = train(env)
     assert rc == 0 and "already complete, nothing trained" in out, err[-2000:]
     ckpt = Path(trained[0])
+    straight = checkpoint_identity(ckpt)
     shutil.copytree(ckpt.parent, env / "backup")
     shutil.rmtree(ckpt)  # as if the run had been killed after step 1
-    rc, _, err = train(env)
-    assert rc == 2 and "does not continue a partly trained run" in err and "--resume never" in err
+    rc, out, err = train(env)
+    assert rc == 0 and "resumed from step-0000001" in out and "step 2/2" in out, err[-2000:]
+    assert checkpoint_identity(ckpt) == straight  # the same weight bytes as the uninterrupted run
+    rc, _, err = train(env, "--resume", str(ckpt.parent / "step-0000001"))
+    assert rc == 2 and "cannot start from a checkpoint folder" in err
     shutil.rmtree(ckpt.parent)
     shutil.copytree(env / "backup", ckpt.parent)
 
