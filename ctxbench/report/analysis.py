@@ -84,7 +84,9 @@ def _compare_all(frame, arms, n_boot, n_perm, seed):
     import pandas as pd
 
     from ctxbench.stats.arms import compare_arms, holm, mde
+    from ctxbench.stats.panel import normalise
 
+    frame = normalise(frame)  # once for all the comparisons
     parts = [compare_arms(frame, BASELINE, a, n_boot=n_boot, n_perm=n_perm, seed=seed, fixed=FIXED)
              for a in arms if a != BASELINE]
     if not parts:
@@ -239,6 +241,7 @@ def _seeds(values) -> list:
 def analyze(data: AblationData, *, n_boot: int = 2000, n_perm: int = 10000, seed: int = 0) -> Analysis:
     """Every table behind the report (seeded: the same store gives the same numbers)."""
     from ctxbench.stats.arms import attribution, headline, mechanism_view
+    from ctxbench.stats.panel import normalise
 
     task = data.task_items
     arms = data.arms
@@ -255,6 +258,10 @@ def analyze(data: AblationData, *, n_boot: int = 2000, n_perm: int = 10000, seed
         res.notes.append("no eval results for this ablation yet (per-item tables are empty)")
     else:
         task_arms = arm_order(task["arm"].unique())
+        try:
+            task = normalise(task)  # once: every statistic below takes this frame as it is
+        except CtxbenchError:
+            pass  # each statistic below normalises again and notes the error under its own table
         try:
             res.headline = headline(task, arms=task_arms, baseline=BASELINE if BASELINE in task_arms else None,
                                     fixed=FIXED)

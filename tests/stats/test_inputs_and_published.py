@@ -130,3 +130,19 @@ def test_matched_uses_only_cells_both_arms_have():
     r = published_attribution(t2, grpo="grpo", method="ctx", da="da")
     assert r["n_cells"] == 2 and r["total"] == pytest.approx(2.5) and r["data"] == pytest.approx(-0.5)
     assert r["total"] == pytest.approx(r["data"] + r["objective"])
+
+
+def test_normalise_runs_once_per_frame_and_again_on_a_copy_or_slice():
+    import pandas as pd
+
+    from ctxbench.stats.panel import normalise
+
+    raw = pd.DataFrame({"arm": ["a", "a"], "seed": [0, 1.0], "benchmark": ["b", "b"], "item_id": [1, "1 "],
+                        "score": [1, 0]})
+    once = normalise(raw)
+    assert once["seed"].tolist() == ["0", "1"] and once["item_id"].tolist() == ["1", "1"]
+    assert normalise(once) is once  # the statistics of one report share one pass
+    for derived in (once.copy(), once[once["seed"] == "0"]):
+        derived = derived.astype({"seed": object})
+        derived.loc[derived.index[0], "seed"] = 7  # a frame built from it is not trusted: normalised again
+        assert normalise(derived) is not derived and normalise(derived)["seed"].iloc[0] == "7"
