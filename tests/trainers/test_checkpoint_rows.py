@@ -37,3 +37,29 @@ def test_a_failed_row_write_fails_the_run(cfg, tmp_path, monkeypatch):
     monkeypatch.setattr(grpo, "write_checkpoint_row", broken)
     with pytest.raises(ImportError, match="store unavailable"):
         train(cfg, tmp_path / "root", benchmarks=BENCHES)
+
+
+def test_a_kill_between_a_checkpoint_and_its_row_is_mended_on_resume(cfg, tmp_path, monkeypatch):
+    """The row is written after the checkpoint is published; a process killed in between leaves a
+    complete checkpoint the store does not know. The resume that starts from it writes the row."""
+    real = grpo.write_checkpoint_row
+
+    class Killed(BaseException):  # not an Exception: nothing in the trainer catches it, as with SIGKILL
+        pass
+
+    def dies_at_step_1(*args, **kwargs):
+        if kwargs["step"] == 1:
+            raise Killed
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(grpo, "write_checkpoint_row", dies_at_step_1)
+    with pytest.raises(Killed):
+        train(cfg, tmp_path / "root", benchmarks=BENCHES, stop_at=1)
+    monkeypatch.setattr(grpo, "write_checkpoint_row", real)
+    res = train(cfg, tmp_path / "root", resume="auto", benchmarks=BENCHES)
+    assert res.resumed_from.name == "step-0000001"
+    rows = read_table(tmp_path / "root", "checkpoints", {"run_id": res.run_id}, dedupe=False).sort_values("step")
+    assert list(rows["step"]) == [1, 2]  # step 1's row mended, once; step 2's written by the resumed run
+    straight = train(cfg, tmp_path / "straight", benchmarks=BENCHES)
+    ref = read_table(tmp_path / "straight", "checkpoints", {"run_id": straight.run_id}, dedupe=False)
+    assert sorted(ref["ckpt_id"]) == sorted(rows["ckpt_id"])
