@@ -284,6 +284,8 @@ def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
     identical numbers."""
     import pandas as pd
 
+    from ctxbench.report.analysis import compare_all
+    from ctxbench.report.data import arm_order
     from ctxbench.stats.arms import attribution, compare_arms, headline
     from ctxbench.store.queries import ablation_items, eval_sample_scores
     from ctxbench.store.read import connect_readonly
@@ -299,14 +301,18 @@ def compute_tables(root: Path, ablation: str, spec: AblationSpec) -> dict:
     df["seed"] = df["seed"].astype(int)
     task = df[df["benchmark"] != "probe"]
     arms = [a for a in spec.arms if a in set(df["arm"])]
-    out["deltas"] = {a: compare_arms(task, spec.baseline, a) for a in arms if a != spec.baseline}
     da = [a for a in data_augmentation() if a in set(task["arm"])]
     if {baseline(), method()} <= set(arms) and da:
         out["attribution"] = attribution(task, grpo=baseline(), contextrl=method(), da=da)
     base = items[(items["arm"] == "base") & (items["benchmark"] != "probe")] if not items.empty else items
+    both = task
     if not base.empty:  # did training change anything? each arm against the starting model (one model: no seed term)
         both = pd.concat([task, base[list(task.columns)].assign(seed=0)], ignore_index=True)
         out["vs_base"] = {a: compare_arms(both, "base", a, fixed=("base",)) for a in arms}
+    if spec.baseline in arms:  # the report's deltas table, its Holm family and all: every arm (and base) vs grpo
+        family = compare_all(both, arm_order(both["arm"].unique()))
+        out["deltas"] = {} if family is None else {a: rows.reset_index(drop=True)
+                                                   for a, rows in family.groupby("arm_b", sort=False)}
     probe = df[df["benchmark"] == "probe"]
     if not probe.empty:  # held-out context-selection accuracy per arm (mean over seeds), both A/B orders
         out["probe"] = probe.groupby("arm")["score"].mean().reindex(arms).dropna().round(4).to_dict()

@@ -36,13 +36,18 @@ def format_summary(res, spec, seconds: float) -> str:
             lines.append(f"  {r['da_arm']:<7} {r['benchmark']:<12} total {_ci(r['total'], r['total_lo'], r['total_hi'])}"
                          f"  data {_ci(r['data'], r['data_lo'], r['data_hi'])}"
                          f"  objective {_ci(r['objective'], r['objective_lo'], r['objective_hi'])}")
-    for arm, df in t.get("deltas", {}).items():
-        lines += ["", f"{arm} - {spec.baseline} per benchmark (Holm-corrected p)"]
+    deltas = t.get("deltas", {})
+    if deltas:
+        m = max((int(df["family_size"].iloc[0]) for df in deltas.values() if len(df)), default=0)
+        lines += ["", (f"every arm - {spec.baseline} per benchmark (p: Holm over the {m} tested rows, as in the "
+                       "report's table)")]
+    for arm, df in deltas.items():
         for _, r in df.iterrows():
             p = r["p_holm"]
             # NaN: one seed, so seed variance is not estimated and nothing is tested (the report says so)
-            shown = "n/a (one seed: seed variance not estimated)" if p != p else f"{p:.3f}"
-            lines.append(f"  {r['benchmark']:<12} {_ci(r['delta'], r['delta_lo'], r['delta_hi'])}  p_holm={shown}")
+            shown = "n/a (one seed: seed variance not estimated)" if math.isnan(p) else f"{p:.3f}"
+            lines.append(f"  {arm:<12} {r['benchmark']:<12} {_ci(r['delta'], r['delta_lo'], r['delta_hi'])}"
+                         f"  p_holm={shown}")
     if res.report:
         lines += ["", f"report: {res.report[0]}", f"summary: {res.report[1]}"]
     return "\n".join(lines)

@@ -79,8 +79,9 @@ def significance(delta: float, p_holm: float, alpha: float = ALPHA, tested: bool
     return "better" if delta > 0 else "worse"
 
 
-def _compare_all(frame, arms, n_boot, n_perm, seed):
-    """Every arm vs grpo on every benchmark, as one family: Holm over all rows, MDE at Holm's first step."""
+def compare_all(frame, arms, n_boot: int = 2000, n_perm: int = 10000, seed: int = 0):
+    """Every arm vs grpo on every benchmark, as one family: Holm over all rows, MDE at Holm's first step.
+    The report's deltas table and `run-ablation`'s printed one (so both show the same p-values)."""
     import pandas as pd
 
     from ctxbench.stats.arms import compare_arms, holm, mde
@@ -276,7 +277,7 @@ def analyze(data: AblationData, *, n_boot: int = 2000, n_perm: int = 10000, seed
                              "and nothing is labelled significant on them (train at least 3 seeds)")
         if BASELINE in task_arms:
             try:
-                res.deltas = _compare_all(task, task_arms, n_boot, n_perm, seed)
+                res.deltas = compare_all(task, task_arms, n_boot, n_perm, seed)
             except CtxbenchError as e:
                 res.notes.append(f"per-benchmark deltas not computed: {e}")
         else:
@@ -298,7 +299,7 @@ def analyze(data: AblationData, *, n_boot: int = 2000, n_perm: int = 10000, seed
         probe_arms = arm_order(probe["arm"].unique())
         if BASELINE in probe_arms:
             try:
-                res.probe_deltas = _compare_all(probe, probe_arms, n_boot, n_perm, seed)
+                res.probe_deltas = compare_all(probe, probe_arms, n_boot, n_perm, seed)
             except CtxbenchError as e:
                 res.notes.append(f"probe deltas not computed: {e}")
         if not task.empty:

@@ -96,10 +96,34 @@ def spec_path(tmp_path_factory):
     return p
 
 
+def _printed_deltas_are_the_reports(res, spec, root):
+    """The table run-ablation prints and the report's deltas table: same rows, deltas and Holm p-values
+    (one family, all arms x benchmarks; the printed one used to correct per arm)."""
+    import numpy as np
+    import pandas as pd
+
+    from ctxbench.report.analysis import analyze
+    from ctxbench.report.data import load_ablation
+    from ctxbench.store.read import connect_readonly
+
+    con = connect_readonly(root)
+    try:
+        report = analyze(load_ablation(con, spec.name), n_boot=100, n_perm=200).deltas
+    finally:
+        con.close()
+    printed = pd.concat(res.tables["deltas"].values(), ignore_index=True)
+    key = ["arm_b", "benchmark"]
+    a, b = printed.sort_values(key).reset_index(drop=True), report.sort_values(key).reset_index(drop=True)
+    assert a[key].equals(b[key]) and "base" in set(a["arm_b"])
+    for col in ("delta", "delta_lo", "delta_hi", "p_holm", "mde"):
+        assert np.allclose(a[col].astype(float), b[col].astype(float), equal_nan=True), col
+
+
 def test_kill_midway_then_rerun_gives_identical_statistics(spec_path, tmp_path):
     spec = load_spec(spec_path)
     ref = run_ablation(spec, tmp_path / "ref", progress=False, report=False)
     assert ref.tables["samples"] > 0 and "attribution" in ref.tables and ref.tables["deltas"]
+    _printed_deltas_are_the_reports(ref, spec, tmp_path / "ref")
     n_jobs = len(ref.ran)
 
     # Kill a fresh run as soon as its second training job has finished (the pairs, warm-up, base
