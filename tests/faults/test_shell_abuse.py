@@ -16,6 +16,10 @@ from sandbox_checks import Listener, assert_contained
 
 from ctxbench.envs import shell as shs
 
+# the test's own interpreter first: `python3` in a command is the environment's (with numpy), as in the
+# agent's checkout, not whatever python3 the machine's PATH finds first (CI does not activate the venv)
+PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+
 ok, why = shs.available()
 pytestmark = pytest.mark.skipif(not ok, reason=f"shell sandbox unavailable: {why}")
 TAG = "37.4343"
@@ -55,7 +59,7 @@ def test_shell_abuse_is_confined(name, dirs, faults):
     # (a global tag let one case's survivors, or another run's, fail the cases after it)
     tag = f"37.{5000 + sorted(ABUSE).index(name)}"
     cmd = ABUSE[name].replace(TAG, tag).format(outside=outside, victim=outside / "victim.txt", port="{port}")
-    env = {"PATH": os.environ["PATH"], "HOME": str(work), "LANG": "C.UTF-8"}
+    env = {"PATH": PATH, "HOME": str(work), "LANG": "C.UTF-8"}
     with Listener() as lst:
         t0 = time.monotonic()
         rc, _out, timed_out = shs.run_shell(cmd.replace("{port}", str(lst.port)), work, [work], 3, env,
@@ -72,14 +76,14 @@ def test_shell_abuse_is_confined(name, dirs, faults):
 def test_reads_are_not_confined_documented(dirs):
     """The limitation, pinned: a command can read /etc and the home directory (see shell.py)."""
     work, _ = dirs
-    env = {"PATH": os.environ["PATH"], "HOME": str(work), "LANG": "C.UTF-8"}
+    env = {"PATH": PATH, "HOME": str(work), "LANG": "C.UTF-8"}
     rc, out, _ = shs.run_shell("head -c 4 /etc/passwd", work, [work], 10, env)
     assert rc == 0 and out
 
 
 def test_ordinary_commands_still_work(dirs, faults):
     work, _ = dirs
-    env = {"PATH": os.environ["PATH"], "HOME": str(work), "LANG": "C.UTF-8"}
+    env = {"PATH": PATH, "HOME": str(work), "LANG": "C.UTF-8"}
     rc, out, _ = shs.run_shell("echo 1 5 | python3 -c 'import sys, numpy; print(sum(map(int, sys.stdin.read()"
                                ".split())))' && (sleep 0.1 & wait) && echo done > f && cat f", work, [work], 20, env)
     faults.inputs()
