@@ -124,10 +124,14 @@ class Panel:
 def panel(df, benchmark: str, arms) -> Panel:
     """The paired panel of one benchmark (df: a `normalise`d frame). NaN scores count as missing
     cells; several rows for one (arm, seed, item) cell (samples) are averaged."""
+    import pandas as pd
+
     sub = df[(df["benchmark"] == benchmark) & df["arm"].isin(list(arms)) & df["score"].notna()]
-    item_ids, item_code = np.unique(sub["item_id"].to_numpy().astype(str), return_inverse=True)
+    # sorted ids and codes in one hash pass (np.unique on a str copy sorted every row: most of a panel's time)
+    item_code, item_ids = pd.factorize(sub["item_id"].to_numpy(dtype=object), sort=True)
+    item_ids = np.asarray(item_ids, dtype=object)
     n = len(item_ids)
-    arm_col, seed_col = sub["arm"].to_numpy(), sub["seed"].to_numpy().astype(str)
+    arm_col, seed_col = sub["arm"].to_numpy(), sub["seed"].to_numpy(dtype=object)
     score = sub["score"].to_numpy(dtype=float)
     mats, seeds, missing = {}, {}, []
     keep = np.ones(n, dtype=bool)
@@ -136,7 +140,8 @@ def panel(df, benchmark: str, arms) -> Panel:
         if not m.any():
             missing.append(arm)
             continue
-        seed_ids, seed_code = np.unique(seed_col[m], return_inverse=True)
+        seed_code, seed_ids = pd.factorize(seed_col[m], sort=True)
+        seed_ids = np.asarray(seed_ids, dtype=object)
         cell = seed_code * n + item_code[m]
         size = len(seed_ids) * n
         counts = np.bincount(cell, minlength=size).reshape(len(seed_ids), n)
@@ -148,4 +153,4 @@ def panel(df, benchmark: str, arms) -> Panel:
     if missing:
         keep[:] = False
     X = {a: x[:, keep] for a, x in mats.items()}
-    return Panel(benchmark, item_ids[keep].astype(object), seeds, X, int(n - keep.sum()), tuple(missing))
+    return Panel(benchmark, item_ids[keep], seeds, X, int(n - keep.sum()), tuple(missing))
