@@ -88,10 +88,11 @@ def list_step_checkpoints(ckpt_root: Path) -> list[Path]:
     return sorted(dirs, key=lambda p: int(p.name[len(PREFIX):]))
 
 
-def prune(ckpt_root: Path, keep_last: int, protect: set[str] = frozenset()) -> None:
-    """Delete all but the newest `keep_last` complete step checkpoints (called after a save);
-    `protect` names folders that stay (the step-0 stage output that serves as the KL reference)."""
-    complete = [p for p in list_step_checkpoints(ckpt_root) if (p / MANIFEST).exists() and p.name not in protect]
+def prune(ckpt_root: Path, keep_last: int) -> None:
+    """Delete all but the newest `keep_last` complete step checkpoints (called after a save, and on
+    resume). Step 0 always stays: it is the DA-SFT stage output, the run's KL reference."""
+    keep = step_dir_name(0)
+    complete = [p for p in list_step_checkpoints(ckpt_root) if (p / MANIFEST).exists() and p.name != keep]
     for p in complete[:-keep_last]:
         doomed = temp_path(p)  # hidden first: a kill mid-delete leaves no half-deleted checkpoint in view
         os.replace(p, doomed)  # (clean_stale_tmp removes what a kill left)

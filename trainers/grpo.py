@@ -232,7 +232,7 @@ class Trainer:
         print(f"ctxbench: resuming {self.run_id} from {folder.name} (step {self.step}/{self.total_steps}, "
               f"task epoch {self.task_stream.epoch} pos {self.task_stream.pos})", file=sys.stderr)
         if folder.parent.resolve() == self.ckpt_root.resolve():  # this run's own checkpoint: a kill between
-            self._prune()                                      # its publish and its row (or prune) left them undone
+            ck.prune(self.ckpt_root, self.cfg.keep_last)       # its publish and its row (or prune) left them undone
             self._checkpoint_row(folder, self.step)
 
     def record_stage_metrics(self, stage: str, metrics: list[dict]) -> None:
@@ -405,13 +405,9 @@ class Trainer:
                 "ref_path": str(ref_path) if ref_path is not None else None}
         name = ck.step_dir_name(step)
         path = ck.save_checkpoint(self.ckpt_root, name, self.model, self.io or self.tok, state, meta)
-        self._prune()
+        ck.prune(self.ckpt_root, cfg.keep_last)
         self._checkpoint_row(path, step)
         return path
-
-    def _prune(self) -> None:
-        protect = {ck.step_dir_name(0)} if (self.ckpt_root / ck.step_dir_name(0)).exists() else set()
-        ck.prune(self.ckpt_root, self.cfg.keep_last, protect)
 
     def _checkpoint_row(self, path: Path, step: int) -> None:
         """The checkpoint's store row, under a name per step: writing it again (on resume) replaces it."""

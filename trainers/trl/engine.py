@@ -203,7 +203,7 @@ class TRLEngine:
                       file=sys.stderr)
         if self.state.is_main_process:  # a kill between a checkpoint and its row (or a prune) leaves it undone
             self._checkpoint_row(found, self.step)
-            self._prune()
+            ck.prune(self.ckpt_root, self.cfg.keep_last)
 
     def _build_trainer(self) -> None:
         from datasets import Dataset
@@ -258,14 +258,10 @@ class TRLEngine:
             extra = (lambda folder: trl_resume.write_hf_state(trainer, folder)) if trainer is not None else None
             ck.save_checkpoint(self.ckpt_root, path.name, _WithStateDict(model, state_dict), self.tok, state, meta,
                                extra)
-            self._prune()
+            ck.prune(self.ckpt_root, self.cfg.keep_last)
             self._checkpoint_row(path, step)
         self.state.wait_for_everyone()
         return path
-
-    def _prune(self) -> None:
-        protect = {ck.step_dir_name(0)} if (self.ckpt_root / ck.step_dir_name(0)).exists() else set()
-        ck.prune(self.ckpt_root, self.cfg.keep_last, protect)
 
     def _checkpoint_row(self, path: Path, step: int) -> None:
         write_checkpoint_row(self.root, ckpt_id=checkpoint_identity(path), path=path, model=self.cfg.model,
