@@ -80,8 +80,10 @@ def _as_plain(obj):
 
 
 def _warmup_view(td: dict) -> dict:
-    """The parts of a training config the warm-up depends on (model, tasks, warm-up settings)."""
-    keep = {k: td[k] for k in ("model", "recipe", "warmup", "precision") if k in td}
+    """The parts of a training config the warm-up depends on (model, tasks, warm-up settings, and the
+    torch thread count: on some CPUs a 1- and a 2-thread matmul round differently, so the warm-up's
+    weights, and every score after them, would depend on the executor's thread default)."""
+    keep = {k: td[k] for k in ("model", "recipe", "warmup", "precision", "threads") if k in td}
     keep["data"] = {k: v for k, v in td.get("data", {}).items()
                     if k in ("tasks", "max_items_per_task", "data_paths", "task_split")}
     keep["rollout"] = {k: v for k, v in td.get("rollout", {}).items() if k == "max_prompt_tokens"}
@@ -118,6 +120,10 @@ def _run_warmup(ctx: JobContext) -> dict:
     from trainers import make_config, warmup_sft
 
     cfg = make_config({**ctx.job.inputs["train"], "progress": ctx.progress})
+    if cfg.threads:  # as the trainer does: [train] threads holds for its warm-up too (a Ray task's
+        import torch  # default is OMP_NUM_THREADS=1, the sequential executor's is every core)
+
+        torch.set_num_threads(cfg.threads)
     return {"path": str(warmup_sft(cfg, ctx.root))}
 
 
