@@ -32,7 +32,7 @@ from ctxbench.core.errors import CtxbenchError
 sys.path.insert(0, str(Path(__file__).parents[1] / "faults"))
 from store_helpers import VOLATILE, dump
 
-FAULTS = "faults.json"  # in the run root: job label -> "kill-once" | "kill-always" | "raise"
+FAULTS = "faults.json"  # in the run root: job label -> "kill-once" | "kill-always" | "raise" | "slow"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def _body(ctx) -> dict:
         os.kill(os.getpid(), signal.SIGKILL)
     if mode == "raise":
         raise RuntimeError(f"boom in {ctx.job.label}\nsecond line of the cause")
-    time.sleep(0.2)
+    time.sleep(3.0 if mode == "slow" else 0.2)
     (ctx.workdir / "span.json").write_text(json.dumps([t0, time.time()]))
     return {"v": sum(o["v"] for o in ctx.dep_outputs.values()) + len(ctx.job.label)}
 
@@ -135,11 +135,12 @@ def test_a_worker_killed_mid_job_is_retried(ray_cluster, tmp_path):
 @pytest.mark.parametrize("mode,cause", [("raise", "RuntimeError: boom in c"), ("kill-always", "died")])
 def test_a_job_failing_twice_fails_the_run_and_a_rerun_resumes(ray_cluster, tmp_path, mode, cause):
     jobs, by = _graph()
-    (tmp_path / FAULTS).write_text(json.dumps({"c": mode}))
+    (tmp_path / FAULTS).write_text(json.dumps({"c": mode, "b": "slow"}))  # b still runs when c has failed
     with pytest.raises(CtxbenchError) as e:
         _ray(tmp_path).run(jobs)
     msg = str(e.value)
     assert "\n" not in msg and by["c"].key in msg and "(c)" in msg and cause in msg, msg
+    assert msg.endswith("(1 more job did not finish)"), msg  # d, which needs c
     assert by["d"].key not in msg  # d failed only because c did: the error names c
     assert len(_attempts(tmp_path, by["c"])) == 2
     finished = {p.stem for p in (tmp_path / "jobs").glob("*.json")}

@@ -13,8 +13,10 @@ What this module adds is only the mapping:
   keyed, training resumes from its last complete checkpoint, shards are written atomically and keyed),
   so a retry adds no duplicate row. A task whose marker already exists returns the marker's outputs
   (a retry after the body finished but before Ray got the result);
-- a job that fails on both attempts fails the run with one line, its key and the cause; the other jobs'
-  markers stay, so a re-run (with either executor) resumes;
+- a job that fails on both attempts fails the run with one line, its key and the cause, once the jobs
+  that do not need it have finished: on a cluster one bad job does not throw away the trainings running
+  beside it (and a test cannot race them). Their markers stay, so a re-run (with either executor)
+  resumes with only the failed job and what needs it;
 - a cluster that loses its last node mid-run (raylets killed, the head stopped) fails the run with one
   line at the next heartbeat (HEARTBEAT_S without a finished job), where Ray would keep the driver
   waiting forever;
@@ -196,6 +198,8 @@ class RayExecutor(JobRunner):
                 args = [refs[d.key] if d.key in refs else results[d.key] for d in job.deps]
                 refs[job.key] = task.options(**self._options(job)).remote(str(self.root), job, *args)
             pending = {refs[j.key]: j for j in todo}
+            failures: dict[str, str] = {}  # the failed job furthest upstream -> its one-line error
+            unfinished = 0                  # jobs that failed, themselves or through a dep
             try:
                 while pending:
                     done, _ = ray.wait(list(pending), num_returns=1, timeout=HEARTBEAT_S)
@@ -207,7 +211,10 @@ class RayExecutor(JobRunner):
                     try:
                         results[job.key] = ray.get(ready)
                     except Exception as e:  # noqa: BLE001 - every Ray failure becomes one line
-                        raise self._failure(ray, job, e, refs) from None
+                        root, msg = self._failure(ray, job, e, refs)
+                        failures.setdefault(root.key, msg)
+                        unfinished += 1
+                        continue  # the jobs that do not need it run on: their work is not thrown away
                     self.ran.append(job.key)
                     if bar:
                         bar.set_postfix_str(job.label)
@@ -217,10 +224,16 @@ class RayExecutor(JobRunner):
                     ray.cancel(ref)
                 if bar:
                     bar.close()
+        if failures:
+            first, others = next(iter(failures.values())), unfinished - 1
+            if others:
+                own = f", {len(failures) - 1} of them on their own" if len(failures) > 1 else ""
+                first += f" ({others} more job{'s' if others != 1 else ''} did not finish{own})"
+            raise CtxbenchError(first)
         return results
 
-    def _failure(self, ray, job: Job, err: Exception, refs: dict) -> CtxbenchError:
-        """The run's error: the failed job furthest upstream (a job whose dep failed fails with the
+    def _failure(self, ray, job: Job, err: Exception, refs: dict) -> tuple[Job, str]:
+        """The failed job furthest upstream and its one line (a job whose dep failed fails with the
         dep's error; name the dep, not it)."""
         for dep in job.deps:
             ref = refs.get(dep.key)
@@ -231,4 +244,4 @@ class RayExecutor(JobRunner):
             except Exception as dep_err:  # noqa: BLE001
                 if not isinstance(dep_err, ray.exceptions.GetTimeoutError):
                     return self._failure(ray, dep, dep_err, refs)
-        return CtxbenchError(f"job {job.key} ({job.label}) failed on all {MAX_RETRIES + 1} attempts: {_cause(err)}")
+        return job, f"job {job.key} ({job.label}) failed on all {MAX_RETRIES + 1} attempts: {_cause(err)}"
