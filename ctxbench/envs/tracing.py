@@ -24,6 +24,7 @@ import inspect
 import json
 import random
 import secrets
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -261,11 +262,23 @@ def _recorder_main(job_path: str) -> None:  # runs inside the sandbox; self-cont
 
 # ------------------------------------------------------------------------------------------ programs
 
+_PARSE_LOCK = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """`ast.parse` under one process-wide lock. Why: CPython 3.11's ast constructor keeps its recursion
+    counter in per-interpreter state, so two threads parsing at once (trace-qa builds its traces in a
+    thread pool) can fail with `SystemError: AST constructor recursion depth mismatch` (CPython
+    gh-106905; seen once here in a test run). A parse takes milliseconds; the sandbox runs around it
+    stay parallel."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
 
 def strip_docstrings(source: str) -> str:
     """The program without docstrings, normalised by `ast.unparse` (short, and the line numbers of
     everything traced from it match what is shown)."""
-    tree = ast.parse(source)
+    tree = parse(source)
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             body = node.body
@@ -279,7 +292,7 @@ def literal_calls(test_source: str, name: str = "candidate") -> list[str]:
     """Argument lists (as source) of every `name(...)` call in `test_source` whose arguments are all
     literals, in order of appearance, deduplicated (the inputs of HumanEval's official asserts)."""
     out: list[str] = []
-    calls = [n for n in ast.walk(ast.parse(test_source))
+    calls = [n for n in ast.walk(parse(test_source))
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name]
     for node in sorted(calls, key=lambda n: (n.lineno, n.col_offset)):
         if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
@@ -331,7 +344,7 @@ def mutate_program(source: str, seed: int = 0) -> list[tuple[str, str]]:
     comparison negated (`<` -> `>=`) or off by one (`<` -> `<=`), `+`/`-` and `*`/`//` swapped (also in
     `+=` etc.), `and`/`or` swapped, an integer constant changed by +-1. Sources are `ast.unparse`d, so pass an
     unparsed program (e.g. from `strip_docstrings`) to keep line numbers aligned with the original."""
-    base = ast.parse(source)
+    base = parse(source)
     original = ast.unparse(base)
     out, seen = [], {original}
     for idx, kind, detail in _sites(base):

@@ -229,3 +229,35 @@ def test_scorer_golden(completion, gold, extracted, correct):
     assert s.score == (1.0 if correct else 0.0)
     assert extract_answer(completion) == extracted
     assert (normalize(extracted, gold) == normalize(gold, gold)) is correct
+
+
+def test_parse_lets_one_thread_at_a_time_into_ast_parse(monkeypatch):
+    """trace-qa parses in a thread pool; CPython 3.11's ast constructor is not safe under that (gh-106905:
+    a rare SystemError, seen once here). tracing.parse must serialise the calls."""
+    import ast
+    import threading
+    import time
+
+    from ctxbench.envs import tracing
+
+    inside, most, real = [0], [0], ast.parse
+    guard = threading.Lock()
+
+    def slow_parse(source, *args, **kwargs):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)
+        try:
+            return real(source, *args, **kwargs)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    monkeypatch.setattr(tracing.ast, "parse", slow_parse)
+    threads = [threading.Thread(target=tracing.parse, args=(SRC,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1

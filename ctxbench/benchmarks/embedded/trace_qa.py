@@ -52,6 +52,7 @@ from ctxbench.envs.tracing import (
     event_text,
     literal_calls,
     mutate_program,
+    parse,
     record_many,
     render_trace,
     strip_docstrings,
@@ -155,7 +156,7 @@ def _exact(v: str | None) -> bool:
 def _branch_lines(source: str) -> dict[int, int]:
     """Line of each if/elif/while condition -> first line of its body (compound one-liners excluded)."""
     out = {}
-    for n in ast.walk(ast.parse(source)):
+    for n in ast.walk(parse(source)):
         if isinstance(n, (ast.If, ast.While)) and n.body and n.body[0].lineno != n.lineno:
             out[n.lineno] = n.body[0].lineno
     return out
