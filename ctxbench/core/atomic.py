@@ -8,7 +8,8 @@ name is unique per process *and* per call (`.NAME.tmp-PID-RANDOM`), so two proce
 writing the same target never write into each other's file; the last rename wins, whole.
 
 Temporary names start with '.' and contain '.tmp', which is what `is_temp` recognises, so every
-directory scanner in the project (shard listing, stale-file cleanup) skips them.
+directory scanner in the project (shard listing, stale-file cleanup) skips them, and `remove_orphans`
+deletes those whose writer (the PID in the name) is gone.
 
 A write that runs out of space (ENOSPC, a quota, a file-size limit) raises `DiskFullError`, one line
 naming the file and saying it was left as it was: the temporary file is deleted and nothing is renamed.
@@ -87,6 +88,39 @@ def is_temp(path: str | os.PathLike) -> bool:
     """True for a temporary file of this module (and of the writers that used `.tmp` names before it)."""
     name = Path(path).name
     return name.startswith(".") or ".tmp" in name
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process named in a `temp_path` name (`.NAME.tmp-PID-HEX`) still runs on this machine.
+    A name without a PID (an older writer's) counts as alive: it is never removed on a guess."""
+    try:
+        pid = int(name.rsplit(".tmp-", 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphans(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files in `folder` whose writer is gone (killed before its rename); return them.
+
+    Why by PID and not by age: a folder that one job owns (a pair build's) should look, after a re-run,
+    exactly like an uninterrupted run's, and the kill may be seconds old. A live writer's file is kept,
+    so two processes writing into one folder do not break each other. On a filesystem shared between
+    machines a PID is only checked here, so callers use it on folders written by one job at a time."""
+    gone = []
+    for p in Path(folder).glob(".*.tmp-*"):
+        if p.is_file() and not _writer_alive(p.name):
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
 
 
 def fsync_dir(path: str | os.PathLike) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ctxbench.core.atomic import write_json
+from ctxbench.core.atomic import remove_orphans, write_json
 from ctxbench.core.config import to_dict
 from ctxbench.core.errors import ConfigError
 from ctxbench.pairs.base import Pair, load_pairs
@@ -69,10 +69,12 @@ def cached_result(out: Path, bid: str) -> PairsResult | None:
 
 
 def finish_build(out: Path, bid: str, pairs: list[Pair], ledger: Ledger, marker: dict) -> PairsResult:
-    """Write yield.json (the done marker, written last and atomically) and return the result."""
+    """Write yield.json (the done marker, written last and atomically), remove what a killed earlier
+    build left half-written in `out`, and return the result."""
     table = ledger.yield_table()
     write_json(out / "yield.json", {"build_id": bid, **marker, "yield": table, "notes": ledger.notes,
                                     "n_rejections": len(ledger.rejections)}, indent=1)
+    remove_orphans(out)
     return PairsResult(out / "pairs.jsonl", sum(p.split == "train" for p in pairs),
                        sum(p.split == "test" for p in pairs), table, bid, list(ledger.notes), len(ledger.rejections))
 

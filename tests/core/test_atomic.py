@@ -91,3 +91,18 @@ def test_no_other_module_renames_files_by_hand():
                     rel = p.relative_to(root).as_posix()
                     found[rel] = found.get(rel, 0) + 1
     assert found == allowed
+
+
+def test_remove_orphans_deletes_only_a_dead_writers_temporary(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # a PID that has exited
+    orphan = tmp_path / f".pairs.jsonl.tmp-{dead}-0a1b2c3d"
+    live = atomic.temp_path(tmp_path / "yield.json")  # this process's own, still writing
+    legacy = tmp_path / ".old.tmp"  # no PID in the name: kept, never removed on a guess
+    for p in (orphan, live, legacy, tmp_path / "pairs.jsonl"):
+        p.write_bytes(b"")
+    assert atomic.remove_orphans(tmp_path) == [orphan]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, legacy.name, "pairs.jsonl"])

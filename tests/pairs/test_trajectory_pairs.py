@@ -245,3 +245,16 @@ def test_config_is_strict():
         pairs_config({"heldout_frac": 1.5})
     with pytest.raises(ConfigError, match="tau2_domains"):
         pairs_config({"tau2_domains": ["telecom"]})
+
+
+def test_a_rebuild_removes_what_a_killed_build_left(built, tmp_path):
+    """A build killed while writing pairs.jsonl leaves its hidden temporary; the re-run's folder must be
+    an uninterrupted run's (tests/faults/test_kill_points.py hit this at a seeded kill point)."""
+    cfg, _root, res, _ = built
+    out = tmp_path / "pairs" / res.path.parent.name
+    out.mkdir(parents=True)
+    left = out / ".pairs.jsonl.tmp-999999999-0a1b2c3d"  # above any pid_max: its writer is gone
+    left.write_bytes(b"")
+    again = build_pairs(cfg, tmp_path, progress=False, write_store=False)
+    assert not again.cached and again.path.parent == out
+    assert sorted(p.name for p in out.iterdir()) == ["pairs.jsonl", "yield.json"]
